@@ -1,0 +1,1 @@
+"""Pydantic models of every message on leadscore's topics (the wire contract)."""

@@ -1,0 +1,72 @@
+"""Every runtime setting, read once from LEADSCORE_* environment variables (12-factor)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class Settings(BaseSettings):
+    """One settings model; the README's configuration table mirrors it."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    app_id: str = Field("leadscore", description="Faust app id = consumer group id")
+    data_dir: Path = Field(Path("var/worker"), description="worker-local state (RocksDB)")
+    web_host: str = Field("127.0.0.1", description="address the worker's HTTP server binds")
+    web_port: int = Field(6066, ge=1, le=65535, description="worker HTTP port")
+    store: Literal["rocksdb://", "memory://"] = Field("rocksdb://", description="table store")
+
+    topic_prefix: str = Field("", description="prefix for every topic name")
+    partitions: int = Field(6, ge=1, description="partitions of every topic")
+    replication_factor: int = Field(1, ge=1, description="replication of created topics")
+
+    model_path: Path | None = Field(None, description="scoring model file (YAML)")
+    max_message_bytes: int = Field(65536, ge=256, description="larger inputs are dead-lettered")
+    sweep_interval_seconds: float = Field(
+        300.0, ge=0, description="decay sweep period; 0 disables it"
+    )
+    standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
+    webhook_url: str | None = Field(None, description="optional alert webhook (Slack-style)")
+
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    log_level: str = Field("INFO", description="worker log level")
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Settings:
+        uses_sasl = self.security_protocol.startswith("SASL_")
+        if uses_sasl and (self.sasl_mechanism is None or not self.sasl_username):
+            raise ValueError(
+                f"LEADSCORE_SECURITY_PROTOCOL={self.security_protocol} needs "
+                "LEADSCORE_SASL_MECHANISM, LEADSCORE_SASL_USERNAME and LEADSCORE_SASL_PASSWORD"
+            )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"LEADSCORE_{name.upper()}: no such file: {path}")
+        return self
+
+    def topic(self, name: str) -> str:
+        """The full name of a contract topic, e.g. topic('leads.scores')."""
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests build their own Settings)."""
+    return Settings()
