@@ -1,0 +1,1 @@
+"""The Faust shell around the pure scoring core: agents, tables, web views."""

@@ -1,0 +1,35 @@
+"""leadscore's own Prometheus metrics, in one place.
+
+Labels are closed sets (topics, outcomes, error codes, flags, thresholds):
+never a lead id, an email or free text.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "leadscore_events", "Input messages by topic and outcome", ["topic", "outcome"]
+)
+DEAD_LETTERS = Counter("leadscore_dead_letters", "Dead-lettered messages by reason", ["reason"])
+MACHINE_ENGAGEMENT = Counter(
+    "leadscore_machine_engagement", "Opens/clicks judged machine-made, by signal", ["signal"]
+)
+BOT_FLAGS = Counter("leadscore_bot_flags", "Bot flags raised on score updates", ["flag"])
+SCORE_UPDATES = Counter("leadscore_score_updates", "Score messages published")
+ALERTS = Counter("leadscore_alerts", "Threshold alerts published", ["threshold"])
+WEBHOOK = Counter("leadscore_webhook_deliveries", "Webhook alert deliveries", ["result"])
+EVENT_TO_SCORE = Histogram(
+    "leadscore_event_to_score_seconds",
+    "Input message timestamp to score message produced",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+PROCESSING = Histogram(
+    "leadscore_processing_seconds",
+    "Handler time per input message",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1),
+)
+LEADS = Gauge("leadscore_leads_in_state", "Leads held in this worker's table partitions")
+READY = Gauge("leadscore_ready", "1 when the worker has joined its group and recovered tables")
+MODEL_INFO = Gauge("leadscore_model_info", "The scoring model in force", ["model_version"])
+MODEL_REJECTED = Counter("leadscore_model_rejected", "Model versions refused as invalid")

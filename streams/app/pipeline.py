@@ -1,0 +1,195 @@
+"""The scoring pipeline's I/O: message in -> validate -> core step -> table + outputs.
+
+Everything here is synchronous between reading the state and buffering the
+outputs (Faust's send_soon), so the agent, the decay sweep and model reloads
+never interleave on one lead and outputs keep the order of state changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Protocol
+
+from schemas.codec import DecodeError, encode, parse_event
+from schemas.outputs import Alert, DeadLetterError, ScoreUpdate
+from streams.app import metrics
+from streams.app.deadletter import dead_letter
+from streams.core.apply import to_us
+from streams.core.model import ScoringModel
+from streams.core.signals import burst_clicks, machine_signal
+from streams.core.state import LeadState
+from streams.core.scoring import score
+from streams.core.step import Step, process, rescore, score_update
+from streams.kafka.partitioning import partition_for
+
+log = logging.getLogger(__name__)
+
+
+class Message(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float
+
+
+class Sender(Protocol):
+    def __call__(
+        self, topic: str, key: bytes, value: bytes | None, partition: int | None = None
+    ) -> None: ...
+
+
+class StateStore(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+    def __setitem__(self, key: str, value: bytes) -> None: ...
+    def items(self) -> Iterator[tuple[str, bytes]]: ...
+
+
+class Pipeline:
+    """Holds the model in force and turns input messages into outputs."""
+
+    def __init__(
+        self,
+        *,
+        topics: dict[str, str],
+        scores_topic: str,
+        alerts_topic: str,
+        dead_letter_topic: str,
+        partitions: int,
+        max_message_bytes: int,
+        model: ScoringModel,
+        send: Sender,
+        store: StateStore,
+        on_alert: Callable[[Alert], None] | None = None,
+    ) -> None:
+        self.topics = topics  # full topic name -> contract name
+        self.scores_topic = scores_topic
+        self.alerts_topic = alerts_topic
+        self.dead_letter_topic = dead_letter_topic
+        self.partitions = partitions
+        self.max_message_bytes = max_message_bytes
+        self.send = send
+        self.store = store
+        self.on_alert = on_alert
+        self.model = model
+        metrics.MODEL_INFO.labels(model.model_version).set(1)
+
+    # --- input -----------------------------------------------------------------------
+
+    def handle(self, msg: Message) -> None:
+        """Apply one input message; never raises for bad input (it is dead-lettered)."""
+        started = time.perf_counter()
+        contract = self.topics.get(msg.topic, msg.topic)
+        try:
+            self._handle(msg, contract)
+        except Exception as exc:  # a bug must not lose the event: dead-letter it
+            log.exception("processing failed at %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            self.reject(msg, contract, "processing_error", f"internal error: {type(exc).__name__}")
+        metrics.PROCESSING.observe(time.perf_counter() - started)
+
+    def _handle(self, msg: Message, contract: str) -> None:
+        raw = msg.value or b""
+        if len(raw) > self.max_message_bytes:
+            limit = self.max_message_bytes
+            return self.reject(msg, contract, "too_large", f"{len(raw)} bytes > limit {limit}")
+        try:
+            event = parse_event(raw, contract)
+        except DecodeError as exc:
+            return self.reject(msg, contract, exc.code, exc.detail)
+        if msg.key is not None and msg.key != event.lead_id.encode():
+            return self.reject(msg, contract, "key_mismatch", "message key differs from lead_id")
+        owner = partition_for(event.lead_id, self.partitions)
+        if msg.partition != owner:
+            # A producer with another partitioner (librdkafka's crc32): move it, never apply here.
+            self.send(msg.topic, event.lead_id.encode(), raw, owner)
+            metrics.EVENTS.labels(contract, "rerouted").inc()
+            return None
+        state = self.load(event.lead_id)
+        step = process(state, event, self.model, datetime.now(UTC))
+        metrics.EVENTS.labels(contract, step.outcome).inc()
+        if step.outcome == "applied":
+            self._count_machine(state, event.event_id)
+            self.publish(state, step, msg.timestamp)
+        return None
+
+    def reject(self, msg: Message, contract: str, code: DeadLetterError, detail: str) -> None:
+        record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, code, detail)
+        self.send(self.dead_letter_topic, msg.key or b"", encode(record))
+        metrics.EVENTS.labels(contract, "dead_letter").inc()
+        metrics.DEAD_LETTERS.labels(code).inc()
+
+    # --- state and outputs -----------------------------------------------------------
+
+    def load(self, lead_id: str) -> LeadState:
+        raw = self.store.get(lead_id)
+        return LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
+
+    def publish(self, state: LeadState, step: Step, produced_at: float | None = None) -> None:
+        """Buffer outputs first, then the state: a replay after a crash re-derives them."""
+        key = state.lead_id.encode()
+        if step.tombstone:
+            self.send(self.scores_topic, key, None)
+        if step.score is not None:
+            self._send_score(key, step.score, produced_at)
+        for alert in step.alerts:
+            self.send(self.alerts_topic, key, encode(alert))
+            metrics.ALERTS.labels(alert.threshold).inc()
+            if self.on_alert is not None:
+                self.on_alert(alert)
+        self.store[state.lead_id] = state.to_bytes()
+
+    def _send_score(self, key: bytes, update: ScoreUpdate, produced_at: float | None) -> None:
+        self.send(self.scores_topic, key, encode(update))
+        metrics.SCORE_UPDATES.inc()
+        for flag in update.bot_flags:
+            metrics.BOT_FLAGS.labels(flag).inc()
+        if produced_at:
+            metrics.EVENT_TO_SCORE.observe(max(0.0, time.time() - produced_at))
+
+    def _count_machine(self, state: LeadState, event_id: str) -> None:
+        rec = state.records.get(event_id)
+        if rec is None:
+            return
+        bursts = burst_clicks(state.records, self.model) if rec[1] == "email.clicked" else set()
+        signal = machine_signal(rec, event_id in bursts, self.model)
+        if signal is not None:
+            metrics.MACHINE_ENGAGEMENT.labels(signal).inc()
+
+    # --- sweeps and model changes ----------------------------------------------------
+
+    def rescore_all(self, as_of: datetime | None = None) -> int:
+        """Re-score every lead held here (decay sweep, new model); returns updates sent."""
+        now = datetime.now(UTC)
+        sent = 0
+        leads = 0
+        for lead_id, raw in list(self.store.items()):
+            state = LeadState.from_bytes(raw)
+            leads += 1
+            as_of_us = None
+            if as_of is not None:
+                as_of_us = max(to_us(as_of), state.last_event_us or 0)
+            step = rescore(state, self.model, now, as_of_us=as_of_us)
+            if step.score is not None or step.alerts:
+                self.publish(state, step)
+                sent += 1
+        metrics.LEADS.set(leads)
+        return sent
+
+    def set_model(self, model: ScoringModel) -> None:
+        metrics.MODEL_INFO.labels(self.model.model_version).set(0)
+        self.model = model
+        metrics.MODEL_INFO.labels(model.model_version).set(1)
+
+    def current(self, lead_id: str) -> ScoreUpdate | None:
+        """The lead's current score message (GET /leads/{id}); None when unknown or erased."""
+        raw = self.store.get(lead_id)
+        if raw is None:
+            return None
+        state = LeadState.from_bytes(raw)
+        if state.is_marker_only:
+            return None
+        return score_update(lead_id, score(state, self.model), None, datetime.now(UTC))

@@ -1,0 +1,210 @@
+"""The Faust app: one agent per concern, one table of lead state, thin web views.
+
+- `score_events`: the six input topics (co-partitioned by lead_id) -> Pipeline.
+- `sweep`: a timer that re-scores owned leads at wall-clock time (decay).
+- `watch_model`: every worker reads the whole compacted model topic and swaps
+  in each valid model it finds, then re-scores its leads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.web import Request, Response, View
+
+from schemas.codec import encode
+from streams.app import metrics
+from streams.app.pipeline import Pipeline
+from streams.core.model import ModelError, ScoringModel
+from streams.kafka.clients import client_kwargs
+from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, SCORES
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """Faust's credentials object for SSL/SASL clusters (None for PLAINTEXT)."""
+    proto = settings.security_protocol
+    if proto == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(cafile=settings.ssl_cafile)
+    if settings.ssl_certfile is not None:
+        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+    if proto == "SSL":
+        return faust.SSLCredentials(context)
+    password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+    return faust.SASLCredentials(
+        username=settings.sasl_username,
+        password=password,
+        mechanism=settings.sasl_mechanism,
+        ssl_context=context if proto == "SASL_SSL" else None,
+    )
+
+
+def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipeline]:
+    """Build the worker's app; tests build one per unique topic prefix."""
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        web_tables_enabled=False,  # would serve raw lead state, personal data included
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=settings.standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+    )
+    table = app.Table(
+        "leads",
+        default=None,
+        partitions=settings.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        # The changelog partition is murmur2(lead_id), the same as the input's (re-routed
+        # otherwise), which also lets the sweep write outside stream iteration.
+        use_partitioner=True,
+    )
+    topics = {settings.topic(t): t for t in INPUT_TOPICS}
+    # Keyed by contract name for outputs, by full name for re-routed inputs.
+    outputs = {t: app.topic(settings.topic(t)) for t in (SCORES, ALERTS, DEAD_LETTER)}
+    outputs.update({full: app.topic(full) for full in topics})
+
+    def send(topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
+        outputs[topic].send_soon(key=key, value=value, partition=partition)
+
+    pipeline = Pipeline(
+        topics=topics,
+        scores_topic=SCORES,
+        alerts_topic=ALERTS,
+        dead_letter_topic=DEAD_LETTER,
+        partitions=settings.partitions,
+        max_message_bytes=settings.max_message_bytes,
+        model=model,
+        send=send,
+        store=_TableStore(table),
+    )
+    source = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(source, name="score_events")
+    async def score_events(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            pipeline.handle(event.message)
+
+    if settings.sweep_interval_seconds > 0:
+
+        @app.timer(settings.sweep_interval_seconds, name="sweep")
+        async def sweep() -> None:
+            sent = pipeline.rescore_all(as_of=datetime.now(UTC))
+            log.info("decay sweep: %d score updates", sent)
+
+    @app.task
+    async def watch_model() -> None:
+        await _watch_model(settings, pipeline)
+
+    _add_web(app, table, pipeline)
+    setup_prometheus_sensors(app, name_prefix="leadscore_faust")
+    return app, pipeline
+
+
+class _TableStore:
+    """The Faust table seen as the Pipeline's small StateStore protocol."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str) -> bytes | None:
+        value = self.table.get(key)
+        return value if isinstance(value, bytes) else None
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.table[key] = value
+
+    def items(self) -> Any:
+        return self.table.items()
+
+
+async def _watch_model(settings: Settings, pipeline: Pipeline) -> None:
+    """Follow the compacted model topic from its start; a bad model is refused."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_kwargs(settings))
+    await consumer.start()
+    try:
+        topic = settings.topic(MODEL)
+        parts = consumer.partitions_for_topic(topic) or {0}
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        await consumer.seek_to_beginning()
+        async for record in consumer:
+            _try_model(record.value, pipeline)
+    finally:
+        await consumer.stop()
+
+
+def _try_model(raw: bytes | None, pipeline: Pipeline) -> None:
+    if not raw:
+        return
+    try:
+        model = ScoringModel.parse_text(raw.decode("utf-8", "replace"), "leads.model")
+    except ModelError as exc:
+        log.error("model refused, keeping %s: %s", pipeline.model.model_version, exc)
+        metrics.MODEL_REJECTED.inc()
+        return
+    if model == pipeline.model:
+        return
+    log.info("model %s -> %s", pipeline.model.model_version, model.model_version)
+    pipeline.set_model(model)
+    sent = pipeline.rescore_all()
+    log.info("re-scored under %s: %d score updates", model.model_version, sent)
+
+
+def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    class Ready(View):
+        async def get(self, request: Request) -> Response:
+            ready = is_ready(app)
+            metrics.READY.set(1 if ready else 0)
+            return self.json({"ready": ready}, status=200 if ready else 503)
+
+    @app.page("/leads/{lead_id}")
+    class Lead(View):
+        @app.table_route(table=table, match_info="lead_id")
+        async def get(self, request: Request, lead_id: str) -> Response:
+            current = pipeline.current(lead_id)
+            if current is None:
+                return self.json({"error": "unknown lead"}, status=404)
+            return self.bytes(encode(current), content_type="application/json")
+
+
+def is_ready(app: faust.App) -> bool:
+    """Joined the group (an assignment was made) and table recovery has completed."""
+    consumer = app.consumer if app.producer.started else None
+    assigned = consumer is not None and app.consumer.assignment() is not None
+    recovered = app.tables.recovery.completed.is_set()
+    return bool(assigned and recovered and not app.rebalancing)
+
+
+def run_worker(settings: Settings) -> None:
+    """Start a worker in the foreground (the `leadscore worker` command)."""
+    model = ScoringModel.load(settings.model_path)
+    app, _ = create_app(settings, model)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker.execute_from_commandline()

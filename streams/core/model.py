@@ -1,0 +1,210 @@
+"""The scoring model: a versioned YAML file that marketing operations own.
+
+Everything that decides a score is a field here, validated by pydantic, so a
+bad file is refused with the field and the file named.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ACTIVITIES = (
+    "email.opened",
+    "email.clicked",
+    "signup",
+    "form.submitted",
+    "social.like",
+    "social.share",
+    "social.comment",
+    "social.follow",
+    "social.click",
+    "social.mention",
+)
+BOT_FLAGS = ("lowercase_name", "free_mail", "disposable_email", "honeypot", "fast_submit")
+
+Points = Annotated[float, Field(ge=0, le=100)]
+Factor = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    # A typo in a model file must fail loudly, not be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Weights(_Strict):
+    fit: Factor = 0.5
+    engagement: Factor = 0.5
+
+
+class Thresholds(_Strict):
+    hysteresis: Points = 10
+    levels: dict[str, Annotated[int, Field(ge=1, le=100)]] = {"mql": 60, "sql": 80}
+
+
+class Activity(_Strict):
+    points: Points
+    cap: Points
+
+
+class Machine(_Strict):
+    min_seconds_after_send: float = Field(90, ge=0)
+    burst_window_seconds: float = Field(10, ge=0)
+    burst_min_clicks: int = Field(3, ge=2)
+    scanner_user_agents: list[str] = []
+
+    @field_validator("scanner_user_agents")
+    @classmethod
+    def _lower(cls, agents: list[str]) -> list[str]:
+        return [a.lower() for a in agents if a.strip()]
+
+
+class Engagement(_Strict):
+    half_life_days: float = Field(30, gt=0)
+    activities: dict[str, Activity]
+    machine: Machine = Machine()
+
+    @field_validator("activities")
+    @classmethod
+    def _known(cls, acts: dict[str, Activity]) -> dict[str, Activity]:
+        unknown = sorted(set(acts) - set(ACTIVITIES))
+        if unknown:
+            raise ValueError(f"unknown activities {unknown}; known: {list(ACTIVITIES)}")
+        return acts
+
+
+class SizeBand(_Strict):
+    min: int = Field(ge=0)
+    max: int | None = None
+    points: Points
+
+    def label(self) -> str:
+        return f"{self.min}+" if self.max is None else f"{self.min}-{self.max}"
+
+
+class ValueList(_Strict):
+    points: Points
+    values: list[str]
+
+
+class Seniority(_Strict):
+    name: str
+    pattern: str
+    points: Points
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+
+class Bant(_Strict):
+    budget_min: float = Field(10000, ge=0)
+    budget_points: Points = 10
+    authority_points: dict[Literal["decision_maker", "influencer", "user", "none"], Points] = {}
+    need_points: Points = 5
+    timeline_points: dict[
+        Literal["now", "lt_3_months", "3_6_months", "6_12_months", "gt_12_months", "none"], Points
+    ] = {}
+
+
+class Fit(_Strict):
+    company_size_bands: list[SizeBand] = []
+    industries: ValueList = ValueList(points=0, values=[])
+    countries: ValueList = ValueList(points=0, values=[])
+    seniority: list[Seniority] = []
+    bant: Bant = Bant()
+
+
+class Disqualifiers(_Strict):
+    countries_not_served: list[str] = []
+    competitor_domains: list[str] = []
+    min_company_size: int = Field(0, ge=0)
+
+
+class Bots(_Strict):
+    fast_submit_seconds: float = Field(3.0, ge=0)
+    factors: dict[str, Factor]
+
+    @field_validator("factors")
+    @classmethod
+    def _all_flags(cls, factors: dict[str, float]) -> dict[str, float]:
+        missing = sorted(set(BOT_FLAGS) - set(factors))
+        unknown = sorted(set(factors) - set(BOT_FLAGS))
+        if missing or unknown:
+            raise ValueError(f"factors must name exactly {list(BOT_FLAGS)}")
+        return factors
+
+
+class ScoringModel(_Strict):
+    """The whole model; `ScoringModel.load(path)` is the one way to read a file."""
+
+    model_version: Annotated[str, Field(min_length=1, max_length=64)]
+    weights: Weights = Weights()
+    grades: dict[Literal["A", "B", "C"], Points] = {"A": 75, "B": 50, "C": 25}
+    thresholds: Thresholds = Thresholds()
+    engagement: Engagement
+    fit: Fit = Fit()
+    disqualifiers: Disqualifiers = Disqualifiers()
+    bots: Bots
+
+    @model_validator(mode="after")
+    def _weights_sum(self) -> ScoringModel:
+        total = self.weights.fit + self.weights.engagement
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"weights.fit + weights.engagement must be 1, got {total}")
+        return self
+
+    @cached_property
+    def seniority_patterns(self) -> list[tuple[Seniority, re.Pattern[str]]]:
+        return [(s, re.compile(s.pattern, re.IGNORECASE)) for s in self.fit.seniority]
+
+    @cached_property
+    def half_life_us(self) -> float:
+        return self.engagement.half_life_days * 86400e6
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ScoringModel:
+        """Read and validate a model file (the packaged default when `path` is None)."""
+        if path is None:
+            text = resources.files("streams.core").joinpath("default_model.yaml").read_text()
+            return cls.parse_text(text, "default_model.yaml")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read model file: {exc.strerror}") from exc
+        return cls.parse_text(text, str(path))
+
+    @classmethod
+    def parse_text(cls, text: str, source: str) -> ScoringModel:
+        """Validate YAML text; errors name the source and every bad field."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ModelError(f"{source}: not valid YAML: {exc}") from exc
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ModelError(f"{source}: invalid model: {_fields(exc)}") from exc
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used; the message names the file and field."""
+
+
+def _fields(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:10]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

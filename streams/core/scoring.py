@@ -1,0 +1,204 @@
+"""Turning a lead's state into its published score: fit, engagement, validity.
+
+Read this file top to bottom to know how a score is made (DESIGN.md s5).
+Everything is a pure function of (state, model, as_of).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from streams.core.model import ScoringModel
+from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
+from streams.core.state import R_KIND, R_TS, LeadState
+
+TOP_FACTORS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The published fields of a score (ScoreUpdate minus cause and timestamps)."""
+
+    score: int
+    fit: int
+    engagement: int
+    validity: float
+    grade: str
+    stage: str
+    bot_flags: tuple[str, ...]
+    factors: tuple[tuple[str, float], ...]
+    model_version: str
+    events_counted: int
+    last_event_us: int | None
+    machine_events: int
+
+    def published(self) -> dict[str, Any]:
+        """What change detection compares (everything a consumer sees)."""
+        return {
+            "score": self.score,
+            "fit": self.fit,
+            "engagement": self.engagement,
+            "validity": self.validity,
+            "grade": self.grade,
+            "stage": self.stage,
+            "bot_flags": list(self.bot_flags),
+            "factors": [list(f) for f in self.factors],
+            "model_version": self.model_version,
+            "events_counted": self.events_counted,
+            "last_event_us": self.last_event_us,
+        }
+
+
+def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) -> Card:
+    """Score `state` as of `as_of_us` (default: its newest event, so replays agree)."""
+    last = state.last_event_us
+    as_of = as_of_us if as_of_us is not None else (last or 0)
+    fit_pts = fit_points(state, model)
+    eng_pts, machine = engagement_points(state, model, as_of)
+    fit = _clamp(sum(fit_pts.values()))
+    engagement = _clamp(sum(eng_pts.values()))
+    flags = bot_flags(state, model)
+    validity = math.prod(model.bots.factors[f] for f in flags)
+    w = model.weights
+    raw = w.fit * fit + w.engagement * engagement
+    disqualified = is_disqualified(state, model)
+    total = 0 if disqualified else _clamp(validity * raw)
+    factors = _factors(fit_pts, eng_pts, flags, model, raw, machine)
+    return Card(
+        score=total,
+        fit=fit,
+        engagement=engagement,
+        validity=round(validity, 4),
+        grade=grade(fit, model),
+        stage=stage(state, model, total, engagement, disqualified),
+        bot_flags=flags,
+        factors=factors,
+        model_version=model.model_version,
+        events_counted=state.events_counted,
+        last_event_us=last,
+        machine_events=machine,
+    )
+
+
+def fit_points(state: LeadState, model: ScoringModel) -> dict[str, float]:
+    """Points for each profile criterion that matches the ideal customer profile."""
+    p = {k: v[0] for k, v in state.profile.items()}
+    fit = model.fit
+    pts: dict[str, float] = {}
+    size = p.get("company_size")
+    for band in fit.company_size_bands:
+        if size is not None and band.min <= size and (band.max is None or size <= band.max):
+            pts[f"company_size {band.label()}"] = band.points
+            break
+    industry = p.get("industry")
+    if industry and industry.strip().lower() in {v.lower() for v in fit.industries.values}:
+        pts["industry"] = fit.industries.points
+    if p.get("country") in fit.countries.values:
+        pts["country"] = fit.countries.points
+    title = p.get("job_title")
+    for seniority, pattern in model.seniority_patterns if title else []:
+        if pattern.search(title):
+            pts[f"seniority {seniority.name}"] = seniority.points
+            break
+    pts.update(_bant_points(p, model))
+    return {k: v for k, v in pts.items() if v}
+
+
+def _bant_points(p: dict[str, Any], model: ScoringModel) -> dict[str, float]:
+    bant = model.fit.bant
+    pts: dict[str, float] = {}
+    budget = p.get("budget")
+    if budget is not None and budget >= bant.budget_min:
+        pts["budget"] = bant.budget_points
+    authority = p.get("authority")
+    if authority in bant.authority_points:
+        pts[f"authority {authority}"] = bant.authority_points[authority]
+    if p.get("need"):
+        pts["need"] = bant.need_points
+    timeline = p.get("timeline")
+    if timeline in bant.timeline_points:
+        pts[f"timeline {timeline}"] = bant.timeline_points[timeline]
+    return pts
+
+
+def engagement_points(
+    state: LeadState, model: ScoringModel, as_of_us: int
+) -> tuple[dict[str, float], int]:
+    """Capped, decayed points per activity, and how many events were machine-made.
+
+    Each occurrence weighs 2^-(age / half-life). Ages are clamped at zero so an
+    event dated after `as_of` counts fully, never more. fsum makes the sum exact
+    to the last bit whatever order the records are in.
+    """
+    acts = model.engagement.activities
+    half_life = model.half_life_us
+    decayed: dict[str, list[float]] = defaultdict(list)
+    machine = 0
+    bursts = burst_clicks(state.records, model)
+    for eid, rec in state.records.items():
+        kind = rec[R_KIND]
+        if kind not in acts:
+            continue
+        if machine_signal(rec, eid in bursts, model) is not None:
+            machine += 1
+            continue
+        age = max(0, as_of_us - rec[R_TS])
+        decayed[kind].append(2.0 ** (-age / half_life))
+    pts = {k: min(acts[k].cap, acts[k].points * math.fsum(w)) for k, w in decayed.items()}
+    return {k: v for k, v in pts.items() if v > 0}, machine
+
+
+def grade(fit: int, model: ScoringModel) -> str:
+    for name in ("A", "B", "C"):
+        if fit >= model.grades.get(name, 101):  # type: ignore[call-overload]
+            return name
+    return "D"
+
+
+def stage(state: LeadState, model: ScoringModel, total: int, eng: int, disq: bool) -> str:
+    """Lifecycle stage: outcomes win, then the highest threshold reached."""
+    outcome = state.profile.get("outcome", [None])[0]
+    if disq:
+        return "disqualified"
+    if outcome == "converted":
+        return "converted"
+    levels = model.thresholds.levels
+    if "sql" in levels and total >= levels["sql"]:
+        return "sql"
+    if "mql" in levels and total >= levels["mql"]:
+        return "mql"
+    return "engaged" if eng > 0 else "new"
+
+
+def _factors(
+    fit_pts: dict[str, float],
+    eng_pts: dict[str, float],
+    flags: tuple[str, ...],
+    model: ScoringModel,
+    raw: float,
+    machine: int,
+) -> tuple[tuple[str, float], ...]:
+    """The largest contributions in score points, so a person can see why."""
+    w = model.weights
+    items = [(k, w.fit * v) for k, v in fit_pts.items()]
+    items += [(k, w.engagement * v) for k, v in eng_pts.items()]
+    remaining = raw
+    for flag in flags:  # each multiplier's cost, taken in turn
+        factor = model.bots.factors[flag]
+        items.append((f"{flag} x{factor:g}", -(remaining * (1 - factor))))
+        remaining *= factor
+    items.sort(key=lambda kv: (-abs(kv[1]), kv[0]))
+    top = [(k, round(v, 2)) for k, v in items[:TOP_FACTORS]]
+    if machine:
+        top.append((f"machine_engagement x{machine}", 0.0))
+    return tuple(top)
+
+
+def _clamp(x: float) -> int:
+    """Guarantee 5: published scores stay within 0-100 whatever the input."""
+    if not math.isfinite(x):
+        return 0
+    return max(0, min(100, round(x)))

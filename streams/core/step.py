@@ -1,0 +1,145 @@
+"""One step of the pipeline, as a pure function: state + event -> outputs.
+
+The Faust worker, the offline scorer and the decay sweep all call these two
+functions, which is why they agree exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.events import InputEvent
+from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
+from streams.core.apply import Outcome, apply_event, from_us, to_us
+from streams.core.model import ScoringModel
+from streams.core.scoring import Card, score
+from streams.core.state import AlertArm, LeadState
+
+
+@dataclass(slots=True)
+class Step:
+    """What one step decided; the shell publishes it and stores the state."""
+
+    outcome: Outcome
+    score: ScoreUpdate | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    tombstone: bool = False
+    card: Card | None = None
+
+
+def process(state: LeadState, event: InputEvent, model: ScoringModel, now: datetime) -> Step:
+    """Apply one event to `state` (in place) and decide what to publish."""
+    was_erased = state.erased_at
+    outcome = apply_event(state, event, model)
+    if outcome != "applied":
+        return Step(outcome)
+    tombstone = state.erased_at != was_erased
+    step = rescore(state, model, now, cause=event)
+    step.tombstone = tombstone
+    return step
+
+
+def rescore(
+    state: LeadState,
+    model: ScoringModel,
+    now: datetime,
+    as_of_us: int | None = None,
+    cause: InputEvent | None = None,
+) -> Step:
+    """Score `state`; publish only when a published field changed (sweeps, model changes)."""
+    if state.is_marker_only:
+        return Step("applied")
+    card = score(state, model, as_of_us)
+    published = card.published()
+    if published == state.published:
+        return Step("applied", card=card)
+    previous = state.published["score"] if state.published else 0
+    state.published = published
+    occurred = cause.occurred_at if cause is not None else from_us(as_of_us or to_us(now))
+    update = score_update(state.lead_id, card, cause, now)
+    alerts = _alerts(state, card, model, previous, occurred, now)
+    return Step("applied", score=update, alerts=alerts, card=card)
+
+
+def score_update(
+    lead_id: str, card: Card, cause: InputEvent | None, now: datetime
+) -> ScoreUpdate:
+    return ScoreUpdate(
+        lead_id=lead_id,
+        score=card.score,
+        fit=card.fit,
+        engagement=card.engagement,
+        validity=card.validity,
+        grade=card.grade,  # type: ignore[arg-type]
+        stage=card.stage,  # type: ignore[arg-type]
+        bot_flags=list(card.bot_flags),
+        factors=[Factor(factor=k, points=v) for k, v in card.factors],
+        model_version=card.model_version,
+        events_counted=card.events_counted,
+        last_event_at=from_us(card.last_event_us) if card.last_event_us is not None else None,
+        cause_event_id=cause.event_id if cause is not None else None,
+        updated_at=now,
+    )
+
+
+def _alerts(
+    state: LeadState,
+    card: Card,
+    model: ScoringModel,
+    previous: int,
+    occurred: datetime,
+    now: datetime,
+) -> list[Alert]:
+    """Fire on an upward crossing; re-arm only below level - hysteresis."""
+    alerts = []
+    hysteresis = model.thresholds.hysteresis
+    for name, level in sorted(model.thresholds.levels.items(), key=lambda kv: kv[1]):
+        arm = state.alerts.setdefault(name, AlertArm())
+        if arm.armed and card.score >= level:
+            arm.armed = False
+            arm.fired += 1
+            alerts.append(_alert(state, card, name, level, previous, occurred, now, arm.fired))
+        elif not arm.armed and card.score < level - hysteresis:
+            arm.armed = True
+    return alerts
+
+
+def alert_id(lead_id: str, erased_at: int | None, threshold: str, nth: int) -> str:
+    """Deterministic, so a replay after a crash re-publishes the same id."""
+    key = f"{lead_id}\x1f{erased_at or 0}\x1f{threshold}\x1f{nth}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def _alert(
+    state: LeadState,
+    card: Card,
+    name: str,
+    level: int,
+    previous: int,
+    occurred: datetime,
+    now: datetime,
+    nth: int,
+) -> Alert:
+    return Alert(
+        alert_id=alert_id(state.lead_id, state.erased_at, name, nth),
+        lead_id=state.lead_id,
+        threshold=name,
+        level=level,
+        score=card.score,
+        previous_score=previous,
+        factors=[Factor(factor=k, points=v) for k, v in card.factors],
+        contact=contact(state),
+        occurred_at=occurred,
+        emitted_at=now,
+    )
+
+
+def contact(state: LeadState) -> Contact:
+    """The lead's contact details as last known (alerts only: never logged)."""
+    p = {k: v[0] for k, v in state.profile.items()}
+    name = " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x) or None
+    return Contact(
+        name=name, email=p.get("email"), company=p.get("company"), job_title=p.get("job_title")
+    )

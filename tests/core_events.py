@@ -1,0 +1,49 @@
+"""Builders of valid input events for core tests (one way to make test events)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from schemas.codec import parse_event
+from schemas.events import InputEvent
+from streams.offline import topic_for
+
+BASE = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def raw(kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any) -> bytes:
+    doc = {
+        "event_id": eid or f"e{next(_ids)}",
+        "lead_id": lead,
+        "type": kind,
+        "occurred_at": (BASE + timedelta(minutes=minutes)).isoformat(),
+        **kw,
+    }
+    return orjson.dumps(doc)
+
+
+def ev(kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any) -> InputEvent:
+    data = raw(kind, lead, minutes, eid, **kw)
+    return parse_event(data, topic_for(data))
+
+
+def form(lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any) -> InputEvent:
+    fields: dict[str, Any] = {
+        "form_id": "demo-request",
+        "email": "jane.doe@acme-corp.com",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "company": "Acme Corp",
+        "job_title": "VP Marketing",
+        "company_size": 250,
+        "industry": "software",
+        "country": "US",
+        "fill_seconds": 42.0,
+    }
+    fields.update(kw)
+    return ev("form.submitted", lead, minutes, eid, **fields)
