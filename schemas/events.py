@@ -1,0 +1,180 @@
+"""Input events (DESIGN.md section 2): one model per `type`, and the union of them all."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from email_validator import validate_email
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from schemas.common import EventTime, Id, Message
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+def _check_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except ValueError:
+        # email_validator's messages quote parts of the address; details must not carry
+        # personal data, so the reason is dropped (the dead letter keeps the payload).
+        raise PydanticCustomError("email_syntax", "is not a valid email address") from None
+
+
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_check_email),
+    Field(json_schema_extra={"format": "email"}),
+]
+
+_COUNTRY_PATTERN = "^[A-Za-z]{2}$"
+_COUNTRY_RE = re.compile(_COUNTRY_PATTERN)
+
+
+def _check_country(value: str) -> str:
+    if _COUNTRY_RE.fullmatch(value) is None:
+        raise PydanticCustomError("country_code", "must be an ISO 3166-1 alpha-2 code (2 letters)")
+    return value.upper()
+
+
+CountryCode = Annotated[
+    str, AfterValidator(_check_country), Field(json_schema_extra={"pattern": _COUNTRY_PATTERN})
+]
+
+NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+UserAgent = Annotated[str, StringConstraints(max_length=512)]
+
+# Producers are held to the JSON types the contract publishes ("5" is not an integer, true is
+# not a number), so the runtime and the exported JSON Schema accept the same documents.
+_EVENT_CONFIG = ConfigDict(strict=True)
+
+
+class EventBase(Message):
+    """Fields every input event has."""
+
+    model_config = _EVENT_CONFIG
+
+    event_id: Id
+    lead_id: Id
+    type: str
+    occurred_at: EventTime
+
+
+class EmailOpened(EventBase):
+    """An email was opened, on `leads.email-opens`."""
+
+    type: Literal["email.opened"]
+    campaign_id: Id | None = None
+    message_id: Id | None = None
+    sent_at: EventTime | None = None
+    user_agent: UserAgent | None = None
+
+
+class EmailClicked(EventBase):
+    """A link in an email was clicked, on `leads.email-clicks`."""
+
+    type: Literal["email.clicked"]
+    campaign_id: Id | None = None
+    message_id: Id | None = None
+    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    sent_at: EventTime | None = None
+    user_agent: UserAgent | None = None
+
+
+class Signup(EventBase):
+    """The lead joined a list, on `leads.signups`."""
+
+    type: Literal["signup"]
+    email: EmailAddress
+    first_name: Name | None = None
+    last_name: Name | None = None
+    list_id: Id | None = None
+    source: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class SocialInteraction(EventBase):
+    """The lead interacted on a social network, on `leads.social`."""
+
+    type: Literal["social.interaction"]
+    network: Literal["linkedin", "x", "facebook", "instagram", "youtube", "other"]
+    action: Literal["like", "share", "comment", "follow", "click", "mention"]
+
+
+class Answers(Message):
+    """BANT qualification answers of a form."""
+
+    model_config = _EVENT_CONFIG
+
+    budget: NonNegativeFinite | None = None
+    authority: Literal["decision_maker", "influencer", "user", "none"] | None = None
+    need: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+    timeline: (
+        Literal["now", "lt_3_months", "3_6_months", "6_12_months", "gt_12_months", "none"] | None
+    ) = None
+
+
+class FormSubmitted(EventBase):
+    """The lead submitted a web form, on `leads.forms`."""
+
+    type: Literal["form.submitted"]
+    form_id: Id
+    email: EmailAddress
+    first_name: Name | None = None
+    last_name: Name | None = None
+    company: Annotated[str, StringConstraints(max_length=200)] | None = None
+    job_title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    company_size: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    industry: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: CountryCode | None = None
+    answers: Answers | None = None
+    honeypot: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    fill_seconds: NonNegativeFinite | None = None
+
+
+class LeadVerified(EventBase):
+    """A real person was confirmed behind the lead, on `leads.lifecycle`."""
+
+    type: Literal["lead.verified"]
+    method: Literal["double_opt_in", "sales_call", "manual"]
+
+
+class LeadOutcome(EventBase):
+    """Sales closed the lead one way or another, on `leads.lifecycle`."""
+
+    type: Literal["lead.outcome"]
+    outcome: Literal["converted", "disqualified", "lost"]
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class LeadErased(EventBase):
+    """Forget the lead (right to erasure), on `leads.lifecycle`."""
+
+    type: Literal["lead.erased"]
+
+
+InputEvent = Annotated[
+    EmailOpened
+    | EmailClicked
+    | Signup
+    | SocialInteraction
+    | FormSubmitted
+    | LeadVerified
+    | LeadOutcome
+    | LeadErased,
+    Field(discriminator="type"),
+]
+
+# Keys are the contract's topic names, without the deployment's topic prefix.
+TOPIC_EVENT_TYPES: dict[str, frozenset[str]] = {
+    "leads.email-opens": frozenset({"email.opened"}),
+    "leads.email-clicks": frozenset({"email.clicked"}),
+    "leads.signups": frozenset({"signup"}),
+    "leads.social": frozenset({"social.interaction"}),
+    "leads.forms": frozenset({"form.submitted"}),
+    "leads.lifecycle": frozenset({"lead.verified", "lead.outcome", "lead.erased"}),
+}

@@ -1,0 +1,100 @@
+"""Messages leadscore publishes (DESIGN.md section 3): scores, alerts and dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from schemas.common import Id, Message, UtcDatetime
+
+Percent = Annotated[int, Field(ge=0, le=100)]
+# NaN would be written as null and break consumers, so it is refused when the model is built.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Output(Message):
+    """Base of published messages."""
+
+    # Every field is always written, so the exported schema lists defaulted fields as required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Factor(Output):
+    """One contribution to a score, so a person can see why."""
+
+    factor: str
+    points: FiniteFloat
+
+
+Grade = Literal["A", "B", "C", "D"]
+Stage = Literal["new", "engaged", "mql", "sql", "converted", "disqualified"]
+
+
+class ScoreUpdate(Output):
+    """A lead's current score on `leads.scores` (compacted, key lead_id)."""
+
+    lead_id: Id
+    score: Percent
+    fit: Percent
+    engagement: Percent
+    validity: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    grade: Grade
+    stage: Stage
+    bot_flags: list[str]
+    factors: list[Factor]
+    model_version: str
+    events_counted: Annotated[int, Field(ge=0)]
+    last_event_at: UtcDatetime | None
+    cause_event_id: Id | None
+    updated_at: UtcDatetime
+
+
+class Contact(Output):
+    """Contact details as last known, for the salesperson an alert goes to."""
+
+    name: str | None = None
+    email: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+
+
+class Alert(Output):
+    """An upward threshold crossing on `leads.alerts`."""
+
+    alert_id: str
+    lead_id: Id
+    threshold: str
+    level: Percent
+    score: Percent
+    previous_score: Percent
+    factors: list[Factor]
+    contact: Contact
+    occurred_at: UtcDatetime
+    emitted_at: UtcDatetime
+
+
+DeadLetterError = Literal[
+    "invalid_json",
+    "schema",
+    "wrong_topic",
+    "key_mismatch",
+    "too_large",
+    "wrong_partition",
+    "processing_error",
+    "webhook_failed",
+]
+
+
+class DeadLetter(Output):
+    """An input message that could not be applied, on `leads.dead-letter`."""
+
+    source_topic: str
+    partition: Annotated[int, Field(ge=0)]
+    offset: Annotated[int, Field(ge=0)]
+    key: str | None
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    error: DeadLetterError
+    detail: str
+    received_at: UtcDatetime
