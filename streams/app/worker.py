@@ -73,8 +73,9 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         "leads",
         default=None,
         partitions=settings.partitions,
-        key_serializer="raw",
-        value_serializer="raw",
+        # bytes types select Faust's raw codec (tables default to json): state is orjson.
+        key_type=bytes,
+        value_type=bytes,
         # The changelog partition is murmur2(lead_id), the same as the input's (re-routed
         # otherwise), which also lets the sweep write outside stream iteration.
         use_partitioner=True,

@@ -1,0 +1,49 @@
+# Two commands set up and run everything on a fresh machine with Python 3.11,
+# Java 17+ and Maven: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint unit kafka-up kafka-down bench promtool clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job: a broker, a worker, a simulated stream, live scores and alerts.
+demo: $(STAMP)
+	$(BIN)/leadscore demo
+
+# Lint, types, then every test (the broker is started by the test session when absent).
+test: $(STAMP) promtool lint
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check streams schemas tests bench deploy
+	$(BIN)/ruff format --check streams schemas tests bench deploy
+	$(BIN)/mypy streams schemas
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not kafka and not faults"
+
+# promtool (Debian's prometheus package) runs the alert-rule unit tests.
+promtool:
+	@command -v promtool >/dev/null || ./deploy/prometheus/install-promtool.sh
+
+kafka-up: $(STAMP)
+	$(BIN)/leadscore kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/leadscore kafka down
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
