@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-EVENTS = Counter(
-    "leadscore_events", "Input messages by topic and outcome", ["topic", "outcome"]
-)
+EVENTS = Counter("leadscore_events", "Input messages by topic and outcome", ["topic", "outcome"])
 DEAD_LETTERS = Counter("leadscore_dead_letters", "Dead-lettered messages by reason", ["reason"])
 MACHINE_ENGAGEMENT = Counter(
     "leadscore_machine_engagement", "Opens/clicks judged machine-made, by signal", ["signal"]

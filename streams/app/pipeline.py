@@ -13,15 +13,17 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Protocol
 
+import orjson
+
 from schemas.codec import DecodeError, encode, parse_event
 from schemas.outputs import Alert, DeadLetterError, ScoreUpdate
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
 from streams.core.apply import to_us
 from streams.core.model import ScoringModel
+from streams.core.scoring import score
 from streams.core.signals import burst_clicks, machine_signal
 from streams.core.state import LeadState
-from streams.core.scoring import score
 from streams.core.step import Step, process, rescore, score_update
 from streams.kafka.partitioning import partition_for
 
@@ -76,6 +78,7 @@ class Pipeline:
         self.store = store
         self.on_alert = on_alert
         self.model = model
+        self._leads: dict[int, int] = {}  # leads per partition, from the last sweep
         metrics.MODEL_INFO.labels(model.model_version).set(1)
 
     # --- input -----------------------------------------------------------------------
@@ -161,22 +164,39 @@ class Pipeline:
 
     # --- sweeps and model changes ----------------------------------------------------
 
-    def rescore_all(self, as_of: datetime | None = None) -> int:
-        """Re-score every lead held here (decay sweep, new model); returns updates sent."""
+    def handle_rescore(self, msg: Message) -> None:
+        """A rescore command for one partition: the decay sweep or a new model.
+
+        It arrives as a message so the writes happen inside stream iteration, on the
+        partition that owns the leads (RocksDB tables write to the event's partition).
+        """
+        try:
+            command = orjson.loads(msg.value or b"{}")
+            as_of = datetime.fromisoformat(command["as_of"]) if command.get("as_of") else None
+            sent = self.rescore_partition(msg.partition, as_of)
+        except Exception:
+            log.exception("rescore of partition %d failed", msg.partition)
+            return
+        log.info(
+            "rescored partition %d (%s): %d updates", msg.partition, command.get("reason"), sent
+        )
+
+    def rescore_partition(self, partition: int, as_of: datetime | None = None) -> int:
+        """Re-score the leads of one partition; returns how many score updates were sent."""
         now = datetime.now(UTC)
-        sent = 0
-        leads = 0
+        sent = leads = 0
         for lead_id, raw in list(self.store.items()):
+            if partition_for(lead_id, self.partitions) != partition:
+                continue
             state = LeadState.from_bytes(raw)
             leads += 1
-            as_of_us = None
-            if as_of is not None:
-                as_of_us = max(to_us(as_of), state.last_event_us or 0)
+            as_of_us = None if as_of is None else max(to_us(as_of), state.last_event_us or 0)
             step = rescore(state, self.model, now, as_of_us=as_of_us)
             if step.score is not None or step.alerts:
                 self.publish(state, step)
                 sent += 1
-        metrics.LEADS.set(leads)
+        self._leads[partition] = leads
+        metrics.LEADS.set(sum(self._leads.values()))
         return sent
 
     def set_model(self, model: ScoringModel) -> None:

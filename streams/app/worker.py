@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
@@ -99,23 +101,34 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         send=send,
         store=_TableStore(table),
     )
-    source = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+    # Internal, co-partitioned with the inputs: "re-score partition p" commands.
+    rescore = app.topic(f"{settings.app_id}-rescore", partitions=settings.partitions, internal=True)
+    source = app.topic(*topics, rescore.get_topic_name())
 
     @app.agent(source, name="score_events")
     async def score_events(stream: faust.StreamT[bytes]) -> None:
+        # One stream for events and rescore commands: one lead's updates never interleave.
         async for event in stream.events():
-            pipeline.handle(event.message)
+            if event.message.topic in topics:
+                pipeline.handle(event.message)
+            else:
+                pipeline.handle_rescore(event.message)
 
-    if settings.sweep_interval_seconds > 0:
+    def request_rescore(reason: str, as_of: datetime | None) -> None:
+        command = orjson.dumps({"reason": reason, "as_of": as_of and as_of.isoformat()})
+        for partition in owned_partitions(app, rescore.get_topic_name()):
+            rescore.send_soon(key=b"rescore", value=command, partition=partition)
 
-        @app.timer(settings.sweep_interval_seconds, name="sweep")
-        async def sweep() -> None:
-            sent = pipeline.rescore_all(as_of=datetime.now(UTC))
-            log.info("decay sweep: %d score updates", sent)
+    async def sweep() -> None:
+        request_rescore("decay sweep", datetime.now(UTC))
 
-    @app.task
     async def watch_model() -> None:
-        await _watch_model(settings, pipeline)
+        await _watch_model(settings, pipeline, lambda: request_rescore("new model", None))
+
+    # Faust's decorators are untyped; applied as calls they keep our functions typed.
+    if settings.sweep_interval_seconds > 0:
+        app.timer(settings.sweep_interval_seconds, name="sweep")(sweep)
+    app.task(watch_model)
 
     _add_web(app, table, pipeline)
     setup_prometheus_sensors(app, name_prefix="leadscore_faust")
@@ -135,11 +148,19 @@ class _TableStore:
     def __setitem__(self, key: str, value: bytes) -> None:
         self.table[key] = value
 
-    def items(self) -> Any:
-        return self.table.items()
+    def items(self) -> Iterator[tuple[str, bytes]]:
+        for key, value in self.table.items():
+            yield (key.decode() if isinstance(key, bytes) else key), value
 
 
-async def _watch_model(settings: Settings, pipeline: Pipeline) -> None:
+def owned_partitions(app: faust.App, topic: str) -> list[int]:
+    """Partitions of `topic` assigned to this worker right now."""
+    return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+
+
+async def _watch_model(
+    settings: Settings, pipeline: Pipeline, on_change: Callable[[], None]
+) -> None:
     """Follow the compacted model topic from its start; a bad model is refused."""
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_kwargs(settings))
     await consumer.start()
@@ -149,26 +170,27 @@ async def _watch_model(settings: Settings, pipeline: Pipeline) -> None:
         consumer.assign([TopicPartition(topic, p) for p in parts])
         await consumer.seek_to_beginning()
         async for record in consumer:
-            _try_model(record.value, pipeline)
+            if _try_model(record.value, pipeline):
+                on_change()
     finally:
         await consumer.stop()
 
 
-def _try_model(raw: bytes | None, pipeline: Pipeline) -> None:
+def _try_model(raw: bytes | None, pipeline: Pipeline) -> bool:
+    """Swap in a valid new model; True when the model in force changed."""
     if not raw:
-        return
+        return False
     try:
         model = ScoringModel.parse_text(raw.decode("utf-8", "replace"), "leads.model")
     except ModelError as exc:
         log.error("model refused, keeping %s: %s", pipeline.model.model_version, exc)
         metrics.MODEL_REJECTED.inc()
-        return
+        return False
     if model == pipeline.model:
-        return
+        return False
     log.info("model %s -> %s", pipeline.model.model_version, model.model_version)
     pipeline.set_model(model)
-    sent = pipeline.rescore_all()
-    log.info("re-scored under %s: %d score updates", model.model_version, sent)
+    return True
 
 
 def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
@@ -184,21 +206,25 @@ def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
             metrics.READY.set(1 if ready else 0)
             return self.json({"ready": ready}, status=200 if ready else 503)
 
+    async def lead(view: View, request: Request, lead_id: str) -> Response:
+        current = pipeline.current(lead_id)
+        if current is None:
+            return view.json({"error": "unknown lead"}, status=404)
+        return view.bytes(encode(current), content_type="application/json")
+
+    # table_route answers here when this worker owns the lead, else proxies to the owner.
+    routed = app.table_route(table=table, match_info="lead_id")(cast(Any, lead))
+
     @app.page("/leads/{lead_id}")
     class Lead(View):
-        @app.table_route(table=table, match_info="lead_id")
-        async def get(self, request: Request, lead_id: str) -> Response:
-            current = pipeline.current(lead_id)
-            if current is None:
-                return self.json({"error": "unknown lead"}, status=404)
-            return self.bytes(encode(current), content_type="application/json")
+        get = routed
 
 
 def is_ready(app: faust.App) -> bool:
     """Joined the group (an assignment was made) and table recovery has completed."""
     consumer = app.consumer if app.producer.started else None
     assigned = consumer is not None and app.consumer.assignment() is not None
-    recovered = app.tables.recovery.completed.is_set()
+    recovered = cast(Any, app.tables).recovery.completed.is_set()
     return bool(assigned and recovered and not app.rebalancing)
 
 

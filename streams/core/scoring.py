@@ -98,9 +98,9 @@ def fit_points(state: LeadState, model: ScoringModel) -> dict[str, float]:
         pts["industry"] = fit.industries.points
     if p.get("country") in fit.countries.values:
         pts["country"] = fit.countries.points
-    title = p.get("job_title")
-    for seniority, pattern in model.seniority_patterns if title else []:
-        if pattern.search(title):
+    title = p.get("job_title") or ""
+    for seniority, pattern in model.seniority_patterns:
+        if title and pattern.search(title):
             pts[f"seniority {seniority.name}"] = seniority.points
             break
     pts.update(_bant_points(p, model))
