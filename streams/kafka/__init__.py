@@ -1,0 +1,1 @@
+"""Kafka plumbing: contract topics, client settings, admin helpers, a local broker."""
