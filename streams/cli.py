@@ -56,12 +56,14 @@ def _one_line(exc: Exception) -> str:
 
 def _register() -> None:
     # Imported here so `leadscore --help` stays fast and each concern owns its commands.
+    from streams.calibrate.commands import register as register_calibration
     from streams.kafka.commands import kafka_app, topics_app
     from streams.modelctl import model_app
 
     app.add_typer(kafka_app, name="kafka", help="Run a local single-node Kafka 4.x broker.")
     app.add_typer(topics_app, name="topics", help="Create and list leadscore's topics.")
     app.add_typer(model_app, name="model", help="Check and publish scoring models.")
+    register_calibration(app)  # `history`, `calibrate`
 
 
 def main() -> None:

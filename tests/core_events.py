@@ -16,7 +16,9 @@ BASE = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 _ids = itertools.count()
 
 
-def raw(kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any) -> bytes:
+def raw(
+    kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any
+) -> bytes:
     doc = {
         "event_id": eid or f"e{next(_ids)}",
         "lead_id": lead,
@@ -27,7 +29,9 @@ def raw(kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None,
     return orjson.dumps(doc)
 
 
-def ev(kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any) -> InputEvent:
+def ev(
+    kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any
+) -> InputEvent:
     data = raw(kind, lead, minutes, eid, **kw)
     return parse_event(data, topic_for(data))
 

@@ -99,8 +99,12 @@ def test_outcomes_move_the_stage() -> None:
 
 
 def test_fit_uses_bant_answers_and_grade() -> None:
-    answers = {"budget": 50000, "authority": "decision_maker", "need": ["lead routing"],
-               "timeline": "lt_3_months"}  # fmt: skip
+    answers = {
+        "budget": 50000,
+        "authority": "decision_maker",
+        "need": ["lead routing"],
+        "timeline": "lt_3_months",
+    }
     plain = run([form()])[1]
     bant = run([form(answers=answers)])[1]
     assert bant.fit == plain.fit + 10 + 10 + 5 + 10
@@ -148,13 +152,25 @@ def event_lists(draw: st.DrawFn) -> list[InputEvent]:
         minutes = draw(st.integers(0, 60 * 24 * 90))
         eid = f"e{i}"
         if kind == "social":
-            out.append(ev("social.interaction", minutes=minutes, eid=eid, network="linkedin",
-                          action=draw(st.sampled_from(["like", "share", "comment"]))))  # fmt: skip
+            out.append(
+                ev(
+                    "social.interaction",
+                    minutes=minutes,
+                    eid=eid,
+                    network="linkedin",
+                    action=draw(st.sampled_from(["like", "share", "comment"])),
+                )
+            )
         elif kind == "form":
-            out.append(form(minutes=minutes, eid=eid,
-                            first_name=draw(st.sampled_from(["Ann", "ann", "Bo"])),
-                            company_size=draw(st.integers(0, 5000)),
-                            fill_seconds=draw(st.floats(0, 100))))  # fmt: skip
+            out.append(
+                form(
+                    minutes=minutes,
+                    eid=eid,
+                    first_name=draw(st.sampled_from(["Ann", "ann", "Bo"])),
+                    company_size=draw(st.integers(0, 5000)),
+                    fill_seconds=draw(st.floats(0, 100)),
+                )
+            )
         elif kind == "verify":
             out.append(ev("lead.verified", minutes=minutes, eid=eid, method="manual"))
         elif kind == "signup":
@@ -195,8 +211,10 @@ def test_bounded(events: list[InputEvent], later_minutes: int) -> None:
 
 
 def test_dedupe_window_remembers_at_least_1000_events() -> None:
-    events = [ev("social.interaction", minutes=i, eid=f"s{i}", network="x", action="like")
-              for i in range(DEDUPE_WINDOW + 5)]  # fmt: skip
+    events = [
+        ev("social.interaction", minutes=i, eid=f"s{i}", network="x", action="like")
+        for i in range(DEDUPE_WINDOW + 5)
+    ]
     state, card = run(events)
     assert card.events_counted == DEDUPE_WINDOW + 5
     for e in events[-DEDUPE_WINDOW:]:
@@ -220,8 +238,11 @@ def test_erasure_keeps_only_a_marker_and_blocks_late_events() -> None:
 
 
 def test_erasure_is_order_independent() -> None:
-    a = [form(eid="f", minutes=0), ev("lead.erased", minutes=10, eid="x"),
-         ev("email.clicked", minutes=20, eid="c")]  # fmt: skip
+    a = [
+        form(eid="f", minutes=0),
+        ev("lead.erased", minutes=10, eid="x"),
+        ev("email.clicked", minutes=20, eid="c"),
+    ]
     assert final(a) == final(list(reversed(a)))
 
 
@@ -230,8 +251,9 @@ def test_erasure_is_order_independent() -> None:
 
 def _hot_lead() -> list[InputEvent]:
     answers = {"budget": 50000, "authority": "decision_maker", "need": ["x"], "timeline": "now"}
-    clicks = [ev("email.clicked", minutes=60 * (i + 1), eid=f"c{i}", message_id=f"m{i}")
-              for i in range(4)]  # fmt: skip
+    clicks = [
+        ev("email.clicked", minutes=60 * (i + 1), eid=f"c{i}", message_id=f"m{i}") for i in range(4)
+    ]
     opens = [ev("email.opened", minutes=60 * i + 30, eid=f"o{i}") for i in range(4)]
     return [form(eid="f", answers=answers), *clicks, *opens]
 
@@ -256,8 +278,17 @@ def test_one_alert_per_upward_crossing_and_hysteresis() -> None:
 
 def test_alert_ids_are_deterministic_and_distinct() -> None:
     assert alert_id("L1", None, "mql", 1) == alert_id("L1", None, "mql", 1)
-    assert len({alert_id("L1", None, "mql", 1), alert_id("L1", None, "mql", 2),
-                alert_id("L1", 5, "mql", 1), alert_id("L2", None, "mql", 1)}) == 4  # fmt: skip
+    assert (
+        len(
+            {
+                alert_id("L1", None, "mql", 1),
+                alert_id("L1", None, "mql", 2),
+                alert_id("L1", 5, "mql", 1),
+                alert_id("L2", None, "mql", 1),
+            }
+        )
+        == 4
+    )
 
 
 def test_unchanged_score_publishes_nothing() -> None:
@@ -282,5 +313,5 @@ def test_invalid_model_names_file_and_field() -> None:
         ScoringModel.parse_text(bad, "my.yaml")
     with pytest.raises(ModelError, match=r"bots\.factors"):
         ScoringModel.parse_text(text.replace("honeypot: 0.1", "honeypot: 1.5"), "m.yaml")
-    with pytest.raises(ModelError, match="no-such.yaml: cannot read"):
+    with pytest.raises(ModelError, match=r"no-such\.yaml: cannot read"):
         ScoringModel.load(Path("no-such.yaml"))

@@ -35,8 +35,19 @@ from tests.worker_proc import WorkerProcess, free_port
 pytestmark = pytest.mark.kafka
 
 # Fields a consumer compares; cause and timestamps legitimately differ.
-SCORE_FIELDS = ("score", "fit", "engagement", "validity", "grade", "stage", "bot_flags",
-                "factors", "model_version", "events_counted", "last_event_at")  # fmt: skip
+SCORE_FIELDS = (
+    "score",
+    "fit",
+    "engagement",
+    "validity",
+    "grade",
+    "stage",
+    "bot_flags",
+    "factors",
+    "model_version",
+    "events_counted",
+    "last_event_at",
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +92,9 @@ def latest(records: list[Consumed]) -> dict[str, Any]:
     return out
 
 
-async def scores_for(settings: Settings, leads: dict[str, int], timeout: float = 45) -> dict[str, Any]:
+async def scores_for(
+    settings: Settings, leads: dict[str, int], timeout: float = 45
+) -> dict[str, Any]:
     """Wait until each lead's latest score counts `leads[lead]` events; return latest values."""
 
     def done(seen: list[Consumed]) -> bool:
@@ -91,9 +104,12 @@ async def scores_for(settings: Settings, leads: dict[str, int], timeout: float =
         )
 
     seen = await consume_until(
-        settings.kafka_bootstrap, settings.topic("leads.scores"), done, timeout=timeout,
+        settings.kafka_bootstrap,
+        settings.topic("leads.scores"),
+        done,
+        timeout=timeout,
         what=f"scores for {sorted(leads)}",
-    )  # fmt: skip
+    )
     return latest(seen)
 
 
@@ -102,33 +118,50 @@ def fields(score: dict[str, Any]) -> dict[str, Any]:
 
 
 def form_doc(lead_id: str, minutes: float, eid: str, **kw: Any) -> bytes:
-    fields_: dict[str, Any] = {"form_id": "demo", "email": "jane.doe@acme-corp.com",
-                               "first_name": "Jane", "last_name": "Doe", "company_size": 250,
-                               "industry": "software", "country": "US",
-                               "job_title": "VP Marketing", "fill_seconds": 40.0}  # fmt: skip
+    fields_: dict[str, Any] = {
+        "form_id": "demo",
+        "email": "jane.doe@acme-corp.com",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "company_size": 250,
+        "industry": "software",
+        "country": "US",
+        "job_title": "VP Marketing",
+        "fill_seconds": 40.0,
+    }
     fields_.update(kw)
     return raw("form.submitted", lead_id, minutes, eid, **fields_)
 
 
 async def test_click_scores_above_open(settings: Settings, worker: WorkerProcess) -> None:
     a, b = lead("click"), lead("open")
-    await send(settings, [raw("email.clicked", a, 0, f"{a}-1", message_id="m"),
-                          raw("email.opened", b, 0, f"{b}-1", message_id="m")])  # fmt: skip
+    await send(
+        settings,
+        [
+            raw("email.clicked", a, 0, f"{a}-1", message_id="m"),
+            raw("email.opened", b, 0, f"{b}-1", message_id="m"),
+        ],
+    )
     got = await scores_for(settings, {a: 1, b: 1})
     assert 0 <= got[b]["score"] < got[a]["score"] <= 100
 
 
 async def test_bot_lead_below_until_verified(settings: Settings, worker: WorkerProcess) -> None:
     good, bot = lead("human"), lead("bot")
-    await send(settings, [
-        form_doc(good, 0, f"{good}-f"),
-        form_doc(bot, 0, f"{bot}-f", first_name="jane", last_name="doe", email="jd@gmail.com"),
-    ])  # fmt: skip
+    await send(
+        settings,
+        [
+            form_doc(good, 0, f"{good}-f"),
+            form_doc(bot, 0, f"{bot}-f", first_name="jane", last_name="doe", email="jd@gmail.com"),
+        ],
+    )
     got = await scores_for(settings, {good: 1, bot: 1})
     assert got[bot]["score"] < got[good]["score"]
     assert set(got[bot]["bot_flags"]) == {"lowercase_name", "free_mail"}
-    await send(settings, [raw("lead.verified", x, 5, f"{x}-v", method="double_opt_in")
-                          for x in (good, bot)])  # fmt: skip
+    await send(
+        settings,
+        [raw("lead.verified", x, 5, f"{x}-v", method="double_opt_in") for x in (good, bot)],
+    )
     got = await scores_for(settings, {good: 2, bot: 2})
     assert got[bot]["score"] == got[good]["score"] and got[bot]["bot_flags"] == []
 
@@ -139,11 +172,13 @@ async def test_order_and_duplicates_do_not_change_scores(
     a, b = lead("ordered"), lead("shuffled")
 
     def story(x: str) -> list[bytes]:
-        return [form_doc(x, 0, f"{x}-f"),
-                raw("email.opened", x, 60, f"{x}-o", message_id="m1"),
-                raw("email.clicked", x, 90, f"{x}-c", message_id="m1"),
-                raw("social.interaction", x, 120, f"{x}-s", network="linkedin", action="share"),
-                form_doc(x, 200, f"{x}-f2", job_title="CEO", company_size=1200)]  # fmt: skip
+        return [
+            form_doc(x, 0, f"{x}-f"),
+            raw("email.opened", x, 60, f"{x}-o", message_id="m1"),
+            raw("email.clicked", x, 90, f"{x}-c", message_id="m1"),
+            raw("social.interaction", x, 120, f"{x}-s", network="linkedin", action="share"),
+            form_doc(x, 200, f"{x}-f2", job_title="CEO", company_size=1200),
+        ]
 
     shuffled = story(b) + story(b)[:3]
     random.Random(7).shuffle(shuffled)
@@ -157,27 +192,43 @@ async def test_one_alert_per_crossing(settings: Settings, worker: WorkerProcess)
     x = lead("hot")
     answers = {"budget": 90000, "authority": "decision_maker", "need": ["x"], "timeline": "now"}
     events = [form_doc(x, 0, f"{x}-f", answers=answers)]
-    events += [raw("email.clicked", x, 60 * i + 30, f"{x}-c{i}", message_id=f"m{i}")
-               for i in range(4)]  # fmt: skip
+    events += [
+        raw("email.clicked", x, 60 * i + 30, f"{x}-c{i}", message_id=f"m{i}") for i in range(4)
+    ]
     events += [raw("email.opened", x, 60 * i + 10, f"{x}-o{i}") for i in range(6)]
     await send(settings, events)
     await scores_for(settings, {x: len(events)})
-    alerts = [r.json() for r in await read_all(settings.kafka_bootstrap,
-                                              settings.topic("leads.alerts"), settle=2.0)
-              if r.key_text == x]  # fmt: skip
+    alerts = [
+        r.json()
+        for r in await read_all(
+            settings.kafka_bootstrap, settings.topic("leads.alerts"), settle=2.0
+        )
+        if r.key_text == x
+    ]
     assert sorted(a["threshold"] for a in alerts) == ["mql", "sql"]
     assert len({a["alert_id"] for a in alerts}) == 2
     assert all(a["contact"]["email"] == "jane.doe@acme-corp.com" for a in alerts)
 
 
-async def test_malformed_messages_are_dead_lettered(settings: Settings, worker: WorkerProcess) -> None:
+async def test_malformed_messages_are_dead_lettered(
+    settings: Settings, worker: WorkerProcess
+) -> None:
     x = lead("dl")
     topic = settings.topic("leads.email-clicks")
     bad = [
         Record(x, b"{not json"),
         Record(x, raw("email.opened", x, 0, f"{x}-wrongtopic")),
-        Record(x, orjson.dumps({"event_id": f"{x}-naive", "lead_id": x, "type": "email.clicked",
-                                "occurred_at": "2026-11-01T10:00:00"})),  # fmt: skip
+        Record(
+            x,
+            orjson.dumps(
+                {
+                    "event_id": f"{x}-naive",
+                    "lead_id": x,
+                    "type": "email.clicked",
+                    "occurred_at": "2026-11-01T10:00:00",
+                }
+            ),
+        ),
         Record("someone-else", raw("email.clicked", x, 0, f"{x}-key")),
         Record(x, b"\xff\xfe\x00binary"),
     ]
@@ -189,9 +240,12 @@ async def test_malformed_messages_are_dead_lettered(settings: Settings, worker: 
         return [d for d in (r.json() for r in seen) if x in d["payload"] or d["key"] == x]
 
     seen = await consume_until(
-        settings.kafka_bootstrap, settings.topic("leads.dead-letter"),
-        lambda s: len(mine(s)) >= 5, timeout=30, what="5 dead letters",
-    )  # fmt: skip
+        settings.kafka_bootstrap,
+        settings.topic("leads.dead-letter"),
+        lambda s: len(mine(s)) >= 5,
+        timeout=30,
+        what="5 dead letters",
+    )
     errors = sorted(d["error"] for d in mine(seen))
     assert errors == ["invalid_json", "invalid_json", "key_mismatch", "schema", "wrong_topic"]
     binary = next(d for d in mine(seen) if d["payload_encoding"] == "base64")
@@ -206,9 +260,13 @@ async def test_erased_lead_gets_tombstone_and_no_more_output(
     await scores_for(settings, {x: 2})
     await send(settings, [raw("lead.erased", x, 10, f"{x}-x")])
     scores_topic = settings.topic("leads.scores")
-    await consume_until(settings.kafka_bootstrap, scores_topic,
-                        lambda s: x in latest(s) and latest(s)[x] is None,
-                        timeout=30, what="a tombstone")  # fmt: skip
+    await consume_until(
+        settings.kafka_bootstrap,
+        scores_topic,
+        lambda s: x in latest(s) and latest(s)[x] is None,
+        timeout=30,
+        what="a tombstone",
+    )
     await send(settings, [raw("email.opened", x, 7, f"{x}-late")])  # older than the erasure
     status, _ = worker.get(f"/leads/{x}")
     assert status == 404
@@ -222,8 +280,11 @@ async def test_wrong_partition_is_rerouted(settings: Settings, worker: WorkerPro
     owner = partition_for(x, settings.partitions)
     wrong = (owner + 1) % settings.partitions
     topic = settings.topic("leads.email-clicks")
-    await produce(settings.kafka_bootstrap, topic,
-                  [Record(x, raw("email.clicked", x, 0, f"{x}-c"), partition=wrong)])  # fmt: skip
+    await produce(
+        settings.kafka_bootstrap,
+        topic,
+        [Record(x, raw("email.clicked", x, 0, f"{x}-c"), partition=wrong)],
+    )
     got = await scores_for(settings, {x: 1})
     assert got[x]["events_counted"] == 1
     status, body = worker.get(f"/leads/{x}")
@@ -241,8 +302,15 @@ async def test_stream_agrees_with_offline_scorer(
         x, kind, minutes = rnd.choice(leads), rnd.choice(kinds), rnd.randint(0, 60 * 24 * 60)
         eid = f"{x}-{n}"
         if kind == "form":
-            events.append(form_doc(x, minutes, eid, first_name=rnd.choice(["Ann", "ann"]),
-                                   company_size=rnd.randint(1, 3000)))  # fmt: skip
+            events.append(
+                form_doc(
+                    x,
+                    minutes,
+                    eid,
+                    first_name=rnd.choice(["Ann", "ann"]),
+                    company_size=rnd.randint(1, 3000),
+                )
+            )
         elif kind == "social":
             events.append(raw("social.interaction", x, minutes, eid, network="x", action="like"))
         elif kind == "verify":
@@ -251,8 +319,10 @@ async def test_stream_agrees_with_offline_scorer(
             events.append(raw(kind, x, minutes, eid, message_id=f"m{n % 5}"))
     events += events[:30]  # redelivered
     await send(settings, events)
-    offline = {s.lead_id: s.model_dump(mode="json") for s in
-               score_lines(events, ScoringModel.load()).final_scores()}  # fmt: skip
+    offline = {
+        s.lead_id: s.model_dump(mode="json")
+        for s in score_lines(events, ScoringModel.load()).final_scores()
+    }
     expected_counts = {k: v["events_counted"] for k, v in offline.items()}
     got = await scores_for(settings, expected_counts, timeout=60)
     for x, want in offline.items():

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
@@ -26,7 +26,7 @@ from streams.app import metrics
 from streams.app.pipeline import Pipeline
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.clients import client_kwargs
-from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, SCORES
+from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, RESCORE, SCORES
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         send=send,
         store=_TableStore(table),
     )
-    # Internal, co-partitioned with the inputs: "re-score partition p" commands.
-    rescore = app.topic(f"{settings.app_id}-rescore", partitions=settings.partitions, internal=True)
+    rescore = app.topic(settings.topic(RESCORE))  # co-partitioned with the inputs
     source = app.topic(*topics, rescore.get_topic_name())
 
     @app.agent(source, name="score_events")
@@ -123,7 +122,9 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         request_rescore("decay sweep", datetime.now(UTC))
 
     async def watch_model() -> None:
-        await _watch_model(settings, pipeline, lambda: request_rescore("new model", None))
+        await _watch_model(
+            settings, pipeline, lambda: request_rescore("new model", datetime.now(UTC))
+        )
 
     # Faust's decorators are untyped; applied as calls they keep our functions typed.
     if settings.sweep_interval_seconds > 0:
@@ -162,13 +163,16 @@ async def _watch_model(
     settings: Settings, pipeline: Pipeline, on_change: Callable[[], None]
 ) -> None:
     """Follow the compacted model topic from its start; a bad model is refused."""
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_kwargs(settings))
+    # No group: every worker reads every partition of the model topic from the start.
+    consumer = AIOKafkaConsumer(
+        settings.topic(MODEL),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **client_kwargs(settings),
+    )
     await consumer.start()
     try:
-        topic = settings.topic(MODEL)
-        parts = consumer.partitions_for_topic(topic) or {0}
-        consumer.assign([TopicPartition(topic, p) for p in parts])
-        await consumer.seek_to_beginning()
         async for record in consumer:
             if _try_model(record.value, pipeline):
                 on_change()

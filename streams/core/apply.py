@@ -107,8 +107,14 @@ def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
 def _update_profile(state: LeadState, event: InputEvent, ts: int, model: ScoringModel) -> None:
     eid = event.event_id
     if isinstance(event, Signup):
-        _set_fields(state, ts, eid, email=event.email, first_name=event.first_name,
-                    last_name=event.last_name)  # fmt: skip
+        _set_fields(
+            state,
+            ts,
+            eid,
+            email=event.email,
+            first_name=event.first_name,
+            last_name=event.last_name,
+        )
     elif isinstance(event, FormSubmitted):
         _apply_form(state, event, ts, model)
     elif isinstance(event, LeadVerified):

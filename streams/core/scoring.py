@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) ->
     fit_pts = fit_points(state, model)
     eng_pts, machine = engagement_points(state, model, as_of)
     fit = _clamp(sum(fit_pts.values()))
-    engagement = _clamp(sum(eng_pts.values()))
+    engagement = engagement_total(eng_pts)
     flags = bot_flags(state, model)
     validity = math.prod(model.bots.factors[f] for f in flags)
     w = model.weights
@@ -147,8 +148,24 @@ def engagement_points(
             continue
         age = max(0, as_of_us - rec[R_TS])
         decayed[kind].append(2.0 ** (-age / half_life))
-    pts = {k: min(acts[k].cap, acts[k].points * math.fsum(w)) for k, w in decayed.items()}
-    return {k: v for k, v in pts.items() if v > 0}, machine
+    return capped_points({k: math.fsum(w) for k, w in decayed.items()}, model), machine
+
+
+def capped_points(weights: Mapping[str, float], model: ScoringModel) -> dict[str, float]:
+    """Points per activity for its occurrence weight: points x weight, at most the cap.
+
+    The one capping rule, shared by the worker (decayed weights) and calibration
+    (plain counts from a history export), so both rank leads the same way.
+    Activities the model does not score, and zero contributions, are left out.
+    """
+    acts = model.engagement.activities
+    pts = {k: min(acts[k].cap, acts[k].points * w) for k, w in weights.items() if k in acts}
+    return {k: v for k, v in pts.items() if v > 0}
+
+
+def engagement_total(points: Mapping[str, float]) -> int:
+    """The published engagement (0-100) from the capped points per activity."""
+    return _clamp(sum(points.values()))
 
 
 def grade(fit: int, model: ScoringModel) -> str:

@@ -63,9 +63,7 @@ def rescore(
     return Step("applied", score=update, alerts=alerts, card=card)
 
 
-def score_update(
-    lead_id: str, card: Card, cause: InputEvent | None, now: datetime
-) -> ScoreUpdate:
+def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: datetime) -> ScoreUpdate:
     return ScoreUpdate(
         lead_id=lead_id,
         score=card.score,
