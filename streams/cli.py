@@ -17,12 +17,16 @@ def worker() -> None:
 
     from streams.app.worker import run_worker
     from streams.core.model import ModelError
-    from streams.settings import Settings
+    from streams.kafka.admin import TopicAdminError
+    from streams.settings import Settings, settings_error
 
     try:
         settings = Settings()
         run_worker(settings)
-    except (ValidationError, ModelError) as exc:
+    except ValidationError as exc:
+        typer.echo(f"leadscore worker: refusing to start: {settings_error(exc)}", err=True)
+        raise typer.Exit(2) from None
+    except (ModelError, TopicAdminError) as exc:
         typer.echo(f"leadscore worker: refusing to start: {_one_line(exc)}", err=True)
         raise typer.Exit(2) from None
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -70,3 +70,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (read once; tests build their own Settings)."""
     return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A one-line description naming the variables, never their values (secrets)."""
+    parts = []
+    for err in exc.errors():
+        var = "".join(f"LEADSCORE_{str(p).upper()}" for p in err["loc"][:1])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{var}: {msg}" if var else msg)
+    return "; ".join(parts)

@@ -25,6 +25,7 @@ from schemas.codec import encode
 from streams.app import metrics
 from streams.app.pipeline import Pipeline
 from streams.core.model import ModelError, ScoringModel
+from streams.kafka.admin import check_worker_topics
 from streams.kafka.clients import client_kwargs
 from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, RESCORE, SCORES
 from streams.settings import Settings
@@ -235,6 +236,7 @@ def is_ready(app: faust.App) -> bool:
 def run_worker(settings: Settings) -> None:
     """Start a worker in the foreground (the `leadscore worker` command)."""
     model = ScoringModel.load(settings.model_path)
+    asyncio.run(check_worker_topics(settings))
     app, _ = create_app(settings, model)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)

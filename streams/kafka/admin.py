@@ -212,3 +212,25 @@ async def _any_port_open(bootstrap: str) -> bool:
         writer.close()
         return True
     return False
+
+
+async def check_worker_topics(settings: Settings) -> None:
+    """Refuse to run against missing or mis-partitioned topics.
+
+    Subscribing to a missing topic would make a broker with auto.create.topics.enable
+    create it with one partition, silently breaking co-partitioning.
+    """
+    async with admin_client(settings) as admin:
+        found = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+    wanted = [settings.topic(spec.name) for spec in topic_specs()]
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise TopicAdminError(
+            f"topics missing: {', '.join(missing)}; run `leadscore topics create` first"
+        )
+    wrong = {n: found[n] for n in wanted if found[n] != settings.partitions}
+    if wrong:
+        raise TopicAdminError(
+            f"topics must all have LEADSCORE_PARTITIONS={settings.partitions} partitions "
+            f"(co-partitioned by lead_id), found {wrong}"
+        )
