@@ -1,0 +1,111 @@
+"""Write the AsyncAPI document of leadscore's topics, generated from the schema models.
+
+    python -m schemas.asyncapi            # regenerate schemas/asyncapi.yaml
+    python -m schemas.asyncapi --check    # exit 1 when the checked-in file is stale
+
+Payloads point at the JSON Schema files that schemas.export writes, so there is one
+source of truth (the pydantic models) and other teams can generate clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas import events, outputs
+
+DOC = Path(__file__).parent / "asyncapi.yaml"
+SCHEMA_FORMAT = "application/schema+json;version=draft-07"
+
+# topic -> (summary, direction, messages); directions are from leadscore's point of view.
+TOPICS: dict[str, tuple[str, str, list[str]]] = {
+    "leads.email-opens": ("Email opens", "receive", ["EmailOpened"]),
+    "leads.email-clicks": ("Email clicks", "receive", ["EmailClicked"]),
+    "leads.signups": ("List signups", "receive", ["Signup"]),
+    "leads.social": ("Social interactions", "receive", ["SocialInteraction"]),
+    "leads.forms": ("Form submissions with BANT answers", "receive", ["FormSubmitted"]),
+    "leads.lifecycle": (
+        "Verification, outcomes and erasure",
+        "receive",
+        ["LeadVerified", "LeadOutcome", "LeadErased"],
+    ),
+    "leads.scores": (
+        "Every score change; tombstone on erasure (compacted)",
+        "send",
+        ["ScoreUpdate"],
+    ),
+    "leads.alerts": ("Upward threshold crossings", "send", ["Alert"]),
+    "leads.dead-letter": ("Inputs that could not be applied", "send", ["DeadLetter"]),
+}
+
+
+def _message(name: str) -> dict[str, Any]:
+    model = getattr(events, name, None) or getattr(outputs, name)
+    return {
+        "name": name,
+        "title": name,
+        "summary": (model.__doc__ or name).strip().splitlines()[0],
+        "contentType": "application/json",
+        "bindings": {"kafka": {"key": {"type": "string", "description": "lead_id"}}},
+        "payload": {"schemaFormat": SCHEMA_FORMAT, "schema": {"$ref": f"json/{name}.json"}},
+    }
+
+
+def build() -> dict[str, Any]:
+    """The whole AsyncAPI 3.0 document as plain data."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for topic, (summary, action, names) in TOPICS.items():
+        cid = topic.replace(".", "_").replace("-", "_")
+        channels[cid] = {
+            "address": topic,
+            "summary": summary,
+            "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
+        }
+        operations[f"{action}_{cid}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "messages": [{"$ref": f"#/channels/{cid}/messages/{n}"} for n in names],
+        }
+        messages.update({n: _message(n) for n in names})
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "leadscore",
+            "version": "1.0.0",
+            "description": "Real-time lead scoring. Every topic is keyed by lead_id; "
+            "input topics are co-partitioned (murmur2 of the key).",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def render() -> str:
+    return yaml.safe_dump(build(), sort_keys=False, width=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when the file is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = DOC.read_text() if DOC.exists() else ""
+        if current != text:
+            print(f"{DOC} is stale: run python -m schemas.asyncapi", file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
