@@ -31,3 +31,12 @@ LEADS = Gauge("leadscore_leads_in_state", "Leads held in this worker's table par
 READY = Gauge("leadscore_ready", "1 when the worker has joined its group and recovered tables")
 MODEL_INFO = Gauge("leadscore_model_info", "The scoring model in force", ["model_version"])
 MODEL_REJECTED = Counter("leadscore_model_rejected", "Model versions refused as invalid")
+
+
+def init_series(input_topics: list[str]) -> None:
+    """Create the series alert rules watch at 0, so rate()/increase() see the first event."""
+    for topic in input_topics:
+        for outcome in ("applied", "duplicate", "dead_letter"):
+            EVENTS.labels(topic, outcome)
+    for result in ("ok", "retry", "failed"):
+        WEBHOOK.labels(result)

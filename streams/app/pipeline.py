@@ -80,6 +80,7 @@ class Pipeline:
         self.model = model
         self._leads: dict[int, int] = {}  # leads per partition, from the last sweep
         metrics.MODEL_INFO.labels(model.model_version).set(1)
+        metrics.init_series(sorted(set(topics.values())))
 
     # --- input -----------------------------------------------------------------------
 

@@ -226,11 +226,14 @@ def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
 
 
 def is_ready(app: faust.App) -> bool:
-    """Joined the group (an assignment was made) and table recovery has completed."""
-    consumer = app.consumer if app.producer.started else None
-    assigned = consumer is not None and app.consumer.assignment() is not None
-    recovered = cast(Any, app.tables).recovery.completed.is_set()
-    return bool(assigned and recovered and not app.rebalancing)
+    """Joined the group and recovered the tables, and no rebalance under way.
+
+    Faust completes table recovery only after the group assigned partitions (possibly
+    none, when there are more workers than partitions), so recovery implies joined.
+    """
+    started = bool(app.producer.started)
+    recovered = bool(cast(Any, app.tables).recovery.completed.is_set())
+    return started and recovered and not app.rebalancing
 
 
 def run_worker(settings: Settings) -> None:
