@@ -1,0 +1,1 @@
+"""Benchmarks: leadscore against the raw Kafka client limit on the same broker."""
