@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from streams.core.model import ScoringModel
 from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
@@ -168,9 +168,13 @@ def engagement_total(points: Mapping[str, float]) -> int:
     return _clamp(sum(points.values()))
 
 
+GRADES: tuple[Literal["A", "B", "C"], ...] = ("A", "B", "C")
+
+
 def grade(fit: int, model: ScoringModel) -> str:
-    for name in ("A", "B", "C"):
-        if fit >= model.grades.get(name, 101):  # type: ignore[call-overload]
+    """The first grade whose minimum fit is reached (a grade left out is never given)."""
+    for name in GRADES:
+        if name in model.grades and fit >= model.grades[name]:
             return name
     return "D"
 
