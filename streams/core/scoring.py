@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from schemas.outputs import Grade, Stage
 from streams.core.model import ScoringModel
 from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
 from streams.core.state import R_KIND, R_TS, LeadState
@@ -27,8 +28,8 @@ class Card:
     fit: int
     engagement: int
     validity: float
-    grade: str
-    stage: str
+    grade: Grade
+    stage: Stage
     bot_flags: tuple[str, ...]
     factors: tuple[tuple[str, float], ...]
     model_version: str
@@ -171,7 +172,7 @@ def engagement_total(points: Mapping[str, float]) -> int:
 GRADES: tuple[Literal["A", "B", "C"], ...] = ("A", "B", "C")
 
 
-def grade(fit: int, model: ScoringModel) -> str:
+def grade(fit: int, model: ScoringModel) -> Grade:
     """The first grade whose minimum fit is reached (a grade left out is never given)."""
     for name in GRADES:
         if name in model.grades and fit >= model.grades[name]:
@@ -179,7 +180,7 @@ def grade(fit: int, model: ScoringModel) -> str:
     return "D"
 
 
-def stage(state: LeadState, model: ScoringModel, total: int, eng: int, disq: bool) -> str:
+def stage(state: LeadState, model: ScoringModel, total: int, eng: int, disq: bool) -> Stage:
     """Lifecycle stage: outcomes win, then the highest threshold reached."""
     outcome = state.profile.get("outcome", [None])[0]
     if disq:

@@ -70,8 +70,8 @@ def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: dateti
         fit=card.fit,
         engagement=card.engagement,
         validity=card.validity,
-        grade=card.grade,  # type: ignore[arg-type]
-        stage=card.stage,  # type: ignore[arg-type]
+        grade=card.grade,
+        stage=card.stage,
         bot_flags=list(card.bot_flags),
         factors=[Factor(factor=k, points=v) for k, v in card.factors],
         model_version=card.model_version,
