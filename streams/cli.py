@@ -61,13 +61,20 @@ def _one_line(exc: Exception) -> str:
 def _register() -> None:
     # Imported here so `leadscore --help` stays fast and each concern owns its commands.
     from streams.calibrate.commands import register as register_calibration
+    from streams.demo import demo
     from streams.kafka.commands import kafka_app, topics_app
     from streams.modelctl import model_app
+    from streams.simulate.command import HELP as SIMULATE_HELP
+    from streams.simulate.command import simulate
+    from streams.tail import tail
 
     app.add_typer(kafka_app, name="kafka", help="Run a local single-node Kafka 4.x broker.")
     app.add_typer(topics_app, name="topics", help="Create and list leadscore's topics.")
     app.add_typer(model_app, name="model", help="Check and publish scoring models.")
     register_calibration(app)  # `history`, `calibrate`
+    app.command("simulate", help=SIMULATE_HELP)(simulate)
+    app.command("tail")(tail)
+    app.command("demo")(demo)
 
 
 def main() -> None:

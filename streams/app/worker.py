@@ -24,6 +24,7 @@ from faust.web import Request, Response, View
 from schemas.codec import encode
 from streams.app import metrics
 from streams.app.pipeline import Pipeline
+from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
 from streams.kafka.clients import client_kwargs
@@ -31,6 +32,14 @@ from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, RESCO
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Faust settings for throughput. bench/ measures them, and its raw-client limit uses the
+# same client settings (python -m bench).
+TUNING: dict[str, Any] = {
+    "producer_linger": 0.005,
+    "producer_max_batch_size": 256 * 1024,
+    "stream_buffer_maxsize": 16384,
+}
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -71,6 +80,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         key_serializer="raw",
         value_serializer="raw",
         processing_guarantee="at_least_once",
+        **TUNING,
     )
     table = app.Table(
         "leads",
@@ -134,6 +144,8 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
 
     _add_web(app, table, pipeline)
     setup_prometheus_sensors(app, name_prefix="leadscore_faust")
+    if settings.webhook_url:
+        install_webhook(app, settings)
     return app, pipeline
 
 
@@ -144,7 +156,9 @@ class _TableStore:
         self.table = table
 
     def get(self, key: str) -> bytes | None:
-        value = self.table.get(key)
+        # One store lookup; `table.get` would look the key up twice (contains, then get).
+        self.table.on_key_get(key)  # what table[key] does first: Faust's sensors count it
+        value = self.table.data.get(key)
         return value if isinstance(value, bytes) else None
 
     def __setitem__(self, key: str, value: bytes) -> None:

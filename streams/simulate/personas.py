@@ -1,0 +1,484 @@
+"""Who the simulated leads are and what they do: one persona per lead, planned as events.
+
+A lead's events are planned in two parts:
+- milestones, at most once per lead (list signup, forms, verification, outcome), and
+- repeat activity in "units" (an open, a click, a social interaction, a mail scanner's burst
+  across one message's links, a bot's extra form), whose number the generator sets so that a
+  run has the number of events asked for.
+
+Everything is a pure function of a `random.Random`, so a seed reproduces a run exactly.
+Times are float Unix seconds until the event is rendered.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from streams.simulate import data as d
+
+Persona = Literal["buyer", "tyre_kicker", "student", "bot", "scanned"]
+
+# Share of leads per persona (documented in `leadscore simulate --help`).
+PERSONA_SHARES: dict[Persona, float] = {
+    "buyer": 0.10,  # warm up over weeks, request a demo with good answers
+    "tyre_kicker": 0.32,  # a few opens, a click, a form with weak answers
+    "student": 0.15,  # free mail, no company, sometimes lowercase names
+    "bot": 0.15,  # form spam: honeypot filled, sub-2-second fills, junk addresses
+    "scanned": 0.28,  # corporate subscribers whose mail gateway clicks every link
+}
+# Expected repeat units per lead when a run is not sized by --events.
+REPEAT_UNITS: dict[Persona, float] = {
+    "buyer": 14.0,
+    "tyre_kicker": 4.0,
+    "student": 3.0,
+    "bot": 0.6,
+    "scanned": 2.5,
+}
+# What one repeat unit is, by persona (weights).
+UnitKind = Literal["open", "click", "social", "scan", "form", "signup"]
+UNIT_MIX: dict[Persona, dict[UnitKind, float]] = {
+    "buyer": {"open": 0.45, "click": 0.30, "social": 0.25},
+    "tyre_kicker": {"open": 0.65, "click": 0.20, "social": 0.15},
+    "student": {"open": 0.50, "click": 0.15, "social": 0.35},
+    "bot": {"form": 0.6, "signup": 0.4},
+    "scanned": {"scan": 0.75, "open": 0.25},
+}
+GATEWAY_SHARE = 0.2  # buyers and tyre-kickers behind a scanning gateway
+ERASED_SHARE = 0.015  # leads that ask to be forgotten (lead.erased) at the end
+HUMAN_MIN_DELAY = 120.0  # people open mail minutes after it is sent, scanners in seconds
+DAY = 86400.0
+
+Doc = dict[str, Any]
+Planned = tuple[float, Doc]  # (occurred_at, event document without ids and time)
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    campaign_id: str
+    sent_at: float
+    links: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Lead:
+    """A simulated lead's identity and profile (what its forms would say)."""
+
+    lead_id: str
+    persona: Persona
+    arrived: float  # first appearance; nothing happens before
+    first_name: str
+    last_name: str
+    email: str
+    country: str
+    company: str | None = None
+    job_title: str | None = None
+    company_size: int | None = None
+    industry: str | None = None
+    gateway: bool = False
+    erased: bool = False
+
+    @property
+    def human(self) -> bool:
+        return self.persona != "bot"
+
+
+def campaign_calendar(rng: random.Random, start: float, end: float) -> list[Campaign]:
+    """Newsletters and nurture mails every 2-4 days, sent in office hours."""
+    campaigns: list[Campaign] = []
+    day = math.floor(start / DAY) * DAY
+    while True:
+        day += DAY * rng.randint(2, 4)
+        sent = day + 3600 * rng.uniform(8, 15)
+        if sent >= end - 3600:
+            return campaigns
+        stamp = datetime.fromtimestamp(sent, UTC).strftime("%Y%m%d")
+        links = tuple(_link(rng, stamp) for _ in range(rng.randint(3, 5)))
+        campaigns.append(Campaign(f"cmp-{stamp}-{rng.choice(d.LIST_IDS)}", sent, links))
+
+
+def _link(rng: random.Random, campaign: str) -> str:
+    return f"{d.URL_BASE}{rng.choice(d.LANDING_PAGES)}?utm_source=email&utm_campaign={campaign}"
+
+
+def make_lead(rng: random.Random, persona: Persona, start: float, end: float) -> Lead:
+    """A lead of `persona` who appears in [start, end) (buyers early: they warm up for weeks)."""
+    span = end - start
+    lo, hi = {"buyer": (0.45, 1.0), "scanned": (0.3, 1.0)}.get(persona, (0.05, 1.0))
+    arrived = end - span * rng.uniform(lo, hi)
+    first, last = rng.choice(d.FIRST_NAMES), rng.choice(d.LAST_NAMES)
+    lead_id = f"lead-{rng.getrandbits(48):012x}"
+    lead = Lead(lead_id, persona, arrived, first, last, "", "US")
+    _PROFILES[persona](rng, lead)
+    return lead
+
+
+def _business_profile(rng: random.Random, lead: Lead, icp: float, sizes: Sequence[int]) -> None:
+    lead.country = rng.choice(d.ICP_COUNTRIES if rng.random() < icp else d.OTHER_COUNTRIES)
+    stem, industry = rng.choice(d.COMPANY_STEMS)
+    lead.company = stem + rng.choice(d.COMPANY_SUFFIXES)
+    lead.industry = industry
+    lead.company_size = rng.choice(sizes) + rng.randint(0, 9)
+    domain = _ascii(stem).replace(" ", "").lower() + d.COUNTRY_TLDS.get(lead.country, ".com")
+    local = f"{_ascii(lead.first_name)}.{_ascii(lead.last_name)}".lower().replace("'", "")
+    lead.email = f"{local}@{domain}"
+
+
+def _buyer(rng: random.Random, lead: Lead) -> None:
+    _business_profile(rng, lead, icp=0.95, sizes=(60, 120, 250, 400, 800, 1500, 5000))
+    lead.job_title = rng.choice(
+        rng.choices((d.EXECUTIVE_TITLES, d.DIRECTOR_TITLES, d.MANAGER_TITLES), (3, 5, 2))[0]
+    )
+    lead.gateway = rng.random() < GATEWAY_SHARE
+
+
+def _tyre_kicker(rng: random.Random, lead: Lead) -> None:
+    _business_profile(rng, lead, icp=0.6, sizes=(3, 10, 25, 40, 80, 150, 300))
+    titles = (d.INDIVIDUAL_TITLES, d.MANAGER_TITLES, d.DIRECTOR_TITLES)
+    lead.job_title = rng.choice(rng.choices(titles, (5, 4, 1))[0])
+    lead.gateway = rng.random() < GATEWAY_SHARE
+
+
+def _scanned(rng: random.Random, lead: Lead) -> None:
+    _business_profile(rng, lead, icp=0.8, sizes=(50, 200, 500, 1000, 3000, 10000))
+    lead.job_title = rng.choice(d.MANAGER_TITLES + d.INDIVIDUAL_TITLES + d.DIRECTOR_TITLES)
+    lead.gateway = True
+
+
+def _student(rng: random.Random, lead: Lead) -> None:
+    lead.country = rng.choice(d.ICP_COUNTRIES + d.OTHER_COUNTRIES)
+    local = f"{_ascii(lead.first_name)}.{_ascii(lead.last_name)}".lower().replace("'", "")
+    lead.email = f"{local}{rng.randint(1, 99)}@{rng.choice(d.FREE_MAIL)}"
+    if rng.random() < 0.35:  # typed in a hurry on a phone
+        lead.first_name, lead.last_name = lead.first_name.lower(), lead.last_name.lower()
+    lead.job_title = rng.choice(d.STUDENT_TITLES)
+    if rng.random() < 0.5:
+        lead.company, lead.industry = rng.choice(d.UNIVERSITIES), "education"
+    lead.company_size = rng.choice((None, None, 0, 1))
+
+
+def _bot(rng: random.Random, lead: Lead) -> None:
+    lead.country = rng.choice(d.ICP_COUNTRIES + d.OTHER_COUNTRIES)
+    token = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(5, 9)))
+    if rng.random() < 0.6:
+        lead.first_name, lead.last_name = token, token[::-1]
+    else:
+        lead.first_name, lead.last_name = lead.first_name.lower(), lead.last_name.lower()
+    domains = d.DISPOSABLE_MAIL if rng.random() < 0.5 else d.FREE_MAIL
+    lead.email = f"{token}{rng.randint(100, 99999)}@{rng.choice(domains)}"
+    lead.company = rng.choice((None, token, "test", "asdf"))
+
+
+_PROFILES: dict[Persona, Callable[[random.Random, Lead], None]] = {
+    "buyer": _buyer,
+    "tyre_kicker": _tyre_kicker,
+    "student": _student,
+    "bot": _bot,
+    "scanned": _scanned,
+}
+
+
+def _ascii(text: str) -> str:
+    """Müller -> Muller, for the local part of an address."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+class LeadPlanner:
+    """Plans one lead's events within [lead.arrived, end]."""
+
+    def __init__(
+        self, rng: random.Random, lead: Lead, campaigns: Sequence[Campaign], end: float
+    ) -> None:
+        self.rng, self.lead, self.end = rng, lead, end
+        # Seeded by the lead alone: every round of a run sees the same welcome mail.
+        welcome_at = lead.arrived + random.Random(lead.lead_id).uniform(60, 600)
+        welcome = Campaign(f"welcome-{lead.lead_id[-6:]}", welcome_at, (_link(rng, "welcome"),))
+        received = [c for c in campaigns if c.sent_at > lead.arrived]
+        self.inbox = [welcome, *received] if welcome_at < end - 600 else received
+
+    @property
+    def span(self) -> float:
+        return max(self.end - self.lead.arrived, 1.0)
+
+    def when(self) -> float:
+        """A moment of activity: buyers' intensity rises towards the end (density grows with
+        the square of elapsed time), bots act within minutes, others at any time."""
+        u = self.rng.random()
+        if self.lead.persona == "buyer":
+            return self.lead.arrived + self.span * math.pow(u, 1 / 3)
+        if self.lead.persona == "bot":
+            return min(self.lead.arrived + 900 * u, self.end)
+        return self.lead.arrived + self.span * u
+
+    def _pick_campaign(self) -> Campaign | None:
+        if not self.inbox:
+            return None
+        if self.lead.persona != "buyer":
+            return self.rng.choice(self.inbox)
+        rel = [((c.sent_at - self.lead.arrived) / self.span) ** 2 + 0.05 for c in self.inbox]
+        return self.rng.choices(self.inbox, rel)[0]
+
+    def _message_id(self, campaign: Campaign) -> str:
+        return f"{campaign.campaign_id}.{self.lead.lead_id.removeprefix('lead-')}"
+
+    def milestones(self) -> list[Planned]:
+        plan = _MILESTONES[self.lead.persona](self)
+        return [p for p in plan if p[0] <= self.end]
+
+    def unit(self, kind: UnitKind) -> list[Planned]:
+        return _UNITS[kind](self)
+
+    def erasure(self, last: float) -> Planned:
+        at = min(last + self.rng.uniform(3600, 2 * DAY), self.end)
+        return (max(at, last), {"type": "lead.erased"})
+
+    # --- building blocks ---------------------------------------------------------------
+
+    def signup(self, at: float) -> Planned:
+        lead = self.lead
+        doc: Doc = {"type": "signup", "email": lead.email, "first_name": lead.first_name}
+        doc.update(last_name=lead.last_name, list_id=self.rng.choice(d.LIST_IDS))
+        doc["source"] = self.rng.choice(d.SIGNUP_SOURCES)
+        return (at, doc)
+
+    def form(self, at: float, form_id: str, answers: Doc | None = None) -> Planned:
+        lead = self.lead
+        doc: Doc = {"type": "form.submitted", "form_id": form_id, "email": lead.email}
+        doc.update(first_name=lead.first_name, last_name=lead.last_name, country=lead.country)
+        for name in ("company", "job_title", "company_size", "industry"):
+            value = getattr(lead, name)
+            if value is not None:
+                doc[name] = value
+        if answers is not None:
+            doc["answers"] = answers
+        # People take half a minute or more; bots fill in under two seconds.
+        doc["fill_seconds"] = round(self.rng.uniform(20, 240) if lead.human else 0.0, 2)
+        return (at, doc)
+
+    def open_(self, campaign: Campaign, delay: float, agent: str) -> Planned | None:
+        at = campaign.sent_at + delay
+        if at > self.end:
+            return None
+        doc: Doc = {"type": "email.opened", "campaign_id": campaign.campaign_id}
+        doc.update(message_id=self._message_id(campaign), user_agent=agent)
+        doc["sent_at"] = campaign.sent_at
+        return (at, doc)
+
+    def click(self, campaign: Campaign, delay: float, url: str, agent: str) -> Planned | None:
+        planned = self.open_(campaign, delay, agent)
+        if planned is None:
+            return None
+        planned[1].update(type="email.clicked", url=url)
+        return planned
+
+    def human_delay(self) -> float:
+        """Minutes to days after sending (log-normal, median about two hours)."""
+        return max(HUMAN_MIN_DELAY, self.rng.lognormvariate(math.log(7200), 1.3))
+
+
+# --- milestones by persona ---------------------------------------------------------------
+
+
+def _buyer_milestones(p: LeadPlanner) -> list[Planned]:
+    rng, lead = p.rng, p.lead
+    plan = [p.signup(lead.arrived)]
+    if rng.random() < 0.6:
+        plan.append(
+            p.form(lead.arrived + p.span * rng.uniform(0.2, 0.5), rng.choice(d.CONTENT_FORMS))
+        )
+    if rng.random() < 0.85:
+        demo_at = lead.arrived + p.span * rng.uniform(0.75, 0.97)
+        plan.append(p.form(demo_at, d.DEMO_FORM, _strong_answers(rng)))
+        plan += _sales_follow_up(p, demo_at)
+    return plan
+
+
+def _sales_follow_up(p: LeadPlanner, demo_at: float) -> list[Planned]:
+    rng = p.rng
+    plan: list[Planned] = []
+    at = demo_at + rng.uniform(3600, 3 * DAY)
+    if rng.random() < 0.4:
+        method = rng.choice(("sales_call", "sales_call", "double_opt_in"))
+        plan.append((at, {"type": "lead.verified", "method": method}))
+    roll = rng.random()
+    if roll < 0.3:
+        plan.append(
+            (at + rng.uniform(DAY, 5 * DAY), {"type": "lead.outcome", "outcome": "converted"})
+        )
+    elif roll < 0.4:
+        reason = rng.choice(("chose a competitor", "no budget this year", "went quiet"))
+        doc = {"type": "lead.outcome", "outcome": "lost", "reason": reason}
+        plan.append((at + rng.uniform(DAY, 5 * DAY), doc))
+    return plan
+
+
+def _strong_answers(rng: random.Random) -> Doc:
+    return {
+        "budget": float(rng.randrange(15_000, 150_000, 1000)),
+        "authority": rng.choice(("decision_maker", "decision_maker", "influencer")),
+        "need": rng.sample(d.NEEDS, rng.randint(1, 3)),
+        "timeline": rng.choice(("now", "lt_3_months", "lt_3_months", "3_6_months")),
+    }
+
+
+def _weak_answers(rng: random.Random) -> Doc:
+    budget = None if rng.random() < 0.5 else float(rng.randrange(500, 8000, 500))
+    need = [] if rng.random() < 0.6 else [rng.choice(d.NEEDS)]
+    return {
+        "budget": budget,
+        "authority": rng.choice(("user", "none", "influencer")),
+        "need": need,
+        "timeline": rng.choice(("gt_12_months", "none", "6_12_months")),
+    }
+
+
+def _tyre_kicker_milestones(p: LeadPlanner) -> list[Planned]:
+    rng, lead = p.rng, p.lead
+    plan = [p.signup(lead.arrived)] if rng.random() < 0.7 else []
+    form_id = rng.choice(d.CONTACT_FORMS + d.CONTENT_FORMS)
+    plan.append(p.form(lead.arrived + p.span * rng.uniform(0.1, 0.9), form_id, _weak_answers(rng)))
+    plan += _maybe_disqualified(p, 0.1)
+    return plan
+
+
+def _maybe_disqualified(p: LeadPlanner, share: float) -> list[Planned]:
+    if p.rng.random() >= share:
+        return []
+    reason = p.rng.choice(("no budget", "not a fit", "student project", "duplicate contact"))
+    doc = {"type": "lead.outcome", "outcome": "disqualified", "reason": reason}
+    return [(p.lead.arrived + p.span * p.rng.uniform(0.9, 1.0), doc)]
+
+
+def _student_milestones(p: LeadPlanner) -> list[Planned]:
+    rng, lead = p.rng, p.lead
+    plan = [p.signup(lead.arrived)] if rng.random() < 0.8 else []
+    if rng.random() < 0.7:
+        answers = {"timeline": "none", "authority": "none"} if rng.random() < 0.5 else None
+        at = lead.arrived + p.span * rng.uniform(0.05, 0.8)
+        plan.append(p.form(at, rng.choice(d.CONTENT_FORMS), answers))
+    plan += _maybe_disqualified(p, 0.05)
+    return plan
+
+
+def _bot_milestones(p: LeadPlanner) -> list[Planned]:
+    plan = [_bot_form(p)]
+    if p.rng.random() < 0.4:
+        plan.append(p.signup(p.when()))
+    return plan
+
+
+def _bot_form(p: LeadPlanner) -> Planned:
+    rng = p.rng
+    at, doc = p.form(p.when(), rng.choice((*d.CONTACT_FORMS, d.NEWSLETTER_FORM)))
+    doc["fill_seconds"] = round(rng.uniform(0.2, 1.9), 2)
+    if rng.random() < 0.75:
+        doc["honeypot"] = rng.choice(d.BOT_JUNK)
+    return (at, doc)
+
+
+def _scanned_milestones(p: LeadPlanner) -> list[Planned]:
+    plan = [p.signup(p.lead.arrived)]
+    if p.rng.random() < 0.3:
+        plan.append(p.form(p.when(), d.NEWSLETTER_FORM))
+    return plan
+
+
+_MILESTONES: dict[Persona, Callable[[LeadPlanner], list[Planned]]] = {
+    "buyer": _buyer_milestones,
+    "tyre_kicker": _tyre_kicker_milestones,
+    "student": _student_milestones,
+    "bot": _bot_milestones,
+    "scanned": _scanned_milestones,
+}
+
+# --- repeat units ------------------------------------------------------------------------
+
+
+def _open_unit(p: LeadPlanner) -> list[Planned]:
+    campaign = p._pick_campaign()
+    if campaign is None:
+        return _social_unit(p)
+    planned = p.open_(campaign, p.human_delay(), p.rng.choice(d.HUMAN_AGENTS))
+    return [planned] if planned else []
+
+
+def _click_unit(p: LeadPlanner) -> list[Planned]:
+    campaign = p._pick_campaign()
+    if campaign is None:
+        return _social_unit(p)
+    url = p.rng.choice(campaign.links)
+    delay = p.human_delay() + p.rng.uniform(5, 600)
+    planned = p.click(campaign, delay, url, p.rng.choice(d.HUMAN_AGENTS))
+    return [planned] if planned else []
+
+
+def _social_unit(p: LeadPlanner) -> list[Planned]:
+    doc = {"type": "social.interaction", "network": p.rng.choice(d.SOCIAL_NETWORKS)}
+    doc["action"] = p.rng.choice(d.SOCIAL_ACTIONS)
+    return [(p.when(), doc)]
+
+
+def _scan_unit(p: LeadPlanner) -> list[Planned]:
+    """A mail gateway opens the message and follows every link within seconds of sending."""
+    campaign = p._pick_campaign()
+    if campaign is None:
+        return []
+    rng = p.rng
+    # Most gateways announce themselves; some only give away their timing and bursts.
+    agent = rng.choice(d.SCANNER_AGENTS) if rng.random() < 0.7 else rng.choice(d.HUMAN_AGENTS)
+    start = rng.uniform(2, 60)
+    opened = p.open_(campaign, start, agent)
+    plan = [opened] if opened else []
+    for url in campaign.links:
+        clicked = p.click(campaign, start + rng.uniform(0.1, 4.0), url, agent)
+        if clicked:
+            plan.append(clicked)
+    return plan
+
+
+def _form_unit(p: LeadPlanner) -> list[Planned]:
+    return [_bot_form(p)]
+
+
+def _signup_unit(p: LeadPlanner) -> list[Planned]:
+    return [p.signup(p.when())]
+
+
+_UNITS: dict[UnitKind, Callable[[LeadPlanner], list[Planned]]] = {
+    "open": _open_unit,
+    "click": _click_unit,
+    "social": _social_unit,
+    "scan": _scan_unit,
+    "form": _form_unit,
+    "signup": _signup_unit,
+}
+# Events one unit produces on average (a scan is an open plus 3-5 clicks).
+UNIT_EVENTS: dict[UnitKind, float] = {
+    "open": 1.0,
+    "click": 1.0,
+    "social": 1.0,
+    "scan": 5.0,
+    "form": 1.0,
+    "signup": 1.0,
+}
+
+
+def unit_mix(lead: Lead) -> dict[UnitKind, float]:
+    """The lead's repeat-unit weights; a gateway adds scanner bursts to a person's mail."""
+    mix = dict(UNIT_MIX[lead.persona])
+    if lead.gateway and lead.persona in ("buyer", "tyre_kicker"):
+        mix["scan"] = 0.15
+    return mix
+
+
+def events_per_unit(lead: Lead) -> float:
+    mix = unit_mix(lead)
+    return sum(w * UNIT_EVENTS[k] for k, w in mix.items()) / sum(mix.values())

@@ -1,0 +1,377 @@
+"""`leadscore tail`: follow leads.scores and leads.alerts and show the hottest leads live.
+
+Three renderings of one `Board` (the latest score per lead and the latest alerts):
+- a rich live view when stdout is a terminal: top leads, and a panel of alerts as they fire;
+- plain lines otherwise (CI logs, `| tee`): each alert as it fires, the top leads periodically;
+- `--json`: one JSON object per message, tagged with its topic, for piping.
+
+Privacy: lead emails appear only in the live view's alert panel, which is sales' view of a
+lead they are about to contact. Plain lines and JSON lines never carry them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TextIO
+
+import orjson
+import typer
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+from rich.console import Console, Group, JustifyMethod, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from schemas.outputs import Alert, ScoreUpdate
+from streams.kafka.clients import client_kwargs
+from streams.kafka.topics import ALERTS, SCORES
+from streams.settings import Settings
+
+MAX_ALERTS_SHOWN = 8
+MAX_ALERT_LINES = 5  # plain output: alert lines per status period
+TOP_FACTORS_SHOWN = 3
+Handler = Callable[[str, bytes | None, bytes | None], None]  # (contract topic, key, value)
+
+
+@dataclass
+class Board:
+    """What the view shows: the latest score of each lead and the latest alerts."""
+
+    scores: dict[str, ScoreUpdate] = field(default_factory=dict)
+    alerts: deque[Alert] = field(default_factory=lambda: deque(maxlen=MAX_ALERTS_SHOWN))
+    counts: Counter[str] = field(default_factory=Counter)
+    alerts_by_threshold: Counter[str] = field(default_factory=Counter)
+
+    def apply(self, topic: str, key: bytes | None, value: bytes | None) -> Alert | None:
+        """Take one message of `topic` (contract name); the alert, if it was one."""
+        try:
+            if topic == SCORES:
+                self._score(key, value)
+            elif topic == ALERTS and value is not None:
+                alert = Alert.model_validate_json(value)
+                self.alerts.appendleft(alert)
+                self.counts["alerts"] += 1
+                self.alerts_by_threshold[alert.threshold] += 1
+                return alert
+        except ValidationError:
+            self.counts["unreadable"] += 1
+        return None
+
+    def _score(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:  # a tombstone: the lead was erased
+            self.scores.pop((key or b"").decode("utf-8", "replace"), None)
+            self.counts["tombstones"] += 1
+            return
+        update = ScoreUpdate.model_validate_json(value)
+        self.scores[update.lead_id] = update
+        self.counts["scores"] += 1
+
+    def top(self, n: int) -> list[ScoreUpdate]:
+        return sorted(self.scores.values(), key=lambda u: (-u.score, u.lead_id))[:n]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("lead", "left"), ("score", "right"), ("fit", "right"), ("eng", "right"),
+    ("valid", "right"), ("grade", "center"), ("stage", "left"), ("bot flags", "left"),
+    ("top factors", "left"),
+)  # fmt: skip
+_STAGE_STYLE = {"sql": "bold green", "mql": "green", "converted": "bold cyan",
+                "disqualified": "dim red", "engaged": "", "new": "dim"}  # fmt: skip
+
+
+def factors_text(update: ScoreUpdate | Alert, n: int = TOP_FACTORS_SHOWN) -> str:
+    return ", ".join(f"{f.factor} {f.points:+g}" for f in update.factors[:n])
+
+
+def leads_table(board: Board, top: int) -> Table:
+    table = Table(title=f"Top {top} leads by score", expand=True, title_justify="left")
+    for name, justify in _COLUMNS:
+        # One line per lead whatever the width: long text is cut with "…", not wrapped.
+        ratio = {"bot flags": 1, "top factors": 3}.get(name)
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", ratio=ratio)
+    for u in board.top(top):
+        table.add_row(
+            u.lead_id,
+            Text(str(u.score), style="bold"),
+            str(u.fit),
+            str(u.engagement),
+            f"{u.validity:.2f}",
+            u.grade,
+            Text(u.stage, style=_STAGE_STYLE.get(u.stage, "")),
+            Text(", ".join(u.bot_flags) or "-", style="yellow" if u.bot_flags else "dim"),
+            factors_text(u),
+        )
+    return table
+
+
+def alerts_panel(board: Board) -> Panel:
+    """The one place an email is shown: sales' contact view of an alerted lead."""
+    table = Table(box=None, expand=True, show_header=True, pad_edge=False)
+    for name in ("time", "threshold", "lead", "score"):
+        table.add_column(name, no_wrap=True)
+    # The contact and the reasons share what is left; one line per alert, cut with "…".
+    table.add_column("contact", ratio=3, no_wrap=True, overflow="ellipsis")
+    table.add_column("why", ratio=2, no_wrap=True, overflow="ellipsis")
+    for a in board.alerts:
+        c = a.contact
+        contact = " · ".join(x for x in (c.name, c.job_title, c.company, c.email) if x)
+        table.add_row(
+            a.emitted_at.strftime("%H:%M:%S"),
+            Text(a.threshold, style="bold magenta"),
+            a.lead_id,
+            f"{a.previous_score}→{a.score}",
+            contact or "-",
+            factors_text(a, 2),
+        )
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(board.alerts_by_threshold.items()))
+    return Panel(table, title=f"Latest alerts ({counts or 'none yet'})", title_align="left")
+
+
+def render(board: Board, top: int, header: str = "") -> RenderableType:
+    status = (
+        f"{len(board.scores)} leads · {board.counts['scores']} score updates · "
+        f"{board.counts['alerts']} alerts"
+    )
+    lines = Text(f"{header}\n{status}" if header else status, style="dim")
+    return Group(lines, leads_table(board, top), alerts_panel(board))
+
+
+def alert_line(alert: Alert) -> str:
+    """An alert as one plain line: name and company, never the email."""
+    c = alert.contact
+    who = " / ".join(x for x in (c.name, c.company) if x) or "-"
+    return (
+        f"ALERT {alert.threshold} lead={alert.lead_id} score={alert.previous_score}->"
+        f"{alert.score} contact={who} why: {factors_text(alert, 2)}"
+    )
+
+
+def plain_status(board: Board, top: int, header: str = "") -> str:
+    lines = [header] if header else []
+    lines.append(
+        f"leads={len(board.scores)} score_updates={board.counts['scores']} "
+        f"alerts={board.counts['alerts']}"
+    )
+    for u in board.top(top):
+        flags = ",".join(u.bot_flags) or "-"
+        lines.append(
+            f"  {u.lead_id:<20} score={u.score:>3} grade={u.grade} stage={u.stage:<12} "
+            f"flags={flags} why: {factors_text(u)}"
+        )
+    return "\n".join(lines)
+
+
+def json_line(topic: str, key: bytes | None, value: bytes | None) -> bytes:
+    """One message as a JSON line tagged with its topic; alerts lose the contact's email."""
+    body: Any = None
+    if value is not None:
+        try:
+            body = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            body = value.decode("utf-8", "replace")
+    if topic == ALERTS and isinstance(body, dict) and isinstance(body.get("contact"), dict):
+        body["contact"].pop("email", None)
+    lead = None if key is None else key.decode("utf-8", "replace")
+    return orjson.dumps({"topic": topic, "key": lead, "value": body})
+
+
+class View:
+    """Shows a Board: a rich live view on a terminal, plain periodic lines elsewhere."""
+
+    def __init__(
+        self,
+        board: Board,
+        *,
+        top: int = 10,
+        live: bool | None = None,
+        every: float = 5.0,
+        header: Callable[[], str] = lambda: "",
+        out: TextIO | None = None,
+    ) -> None:
+        self.board, self.top, self.every, self.header = board, top, every, header
+        self.out = out or sys.stdout
+        self.live = self.out.isatty() if live is None else live
+        self._live: Live | None = None
+        self._last_plain = time.monotonic()
+        self._alert_lines = 0  # alert lines since the last plain status
+
+    def __enter__(self) -> View:
+        if self.live:
+            console = Console(file=self.out)
+            self._live = Live(self._render(), console=console, refresh_per_second=4)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def _render(self) -> RenderableType:
+        return render(self.board, self.top, self.header())
+
+    def message(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        alert = self.board.apply(topic, key, value)
+        if alert is None or self.live:
+            return
+        # A burst of alerts must not drown a CI log: a few lines per status period.
+        if self._alert_lines < MAX_ALERT_LINES:
+            self._print(alert_line(alert))
+        self._alert_lines += 1
+
+    def refresh(self, force: bool = False) -> None:
+        """Call often: redraws the live view, or prints the plain status every `every` s."""
+        if self._live is not None:
+            self._live.update(self._render())
+        elif force or time.monotonic() - self._last_plain >= self.every:
+            self._last_plain = time.monotonic()
+            hidden = self._alert_lines - MAX_ALERT_LINES
+            if hidden > 0:
+                self._print(f"(+{hidden} more alerts not shown)")
+            self._alert_lines = 0
+            self._print(plain_status(self.board, min(self.top, 5), self.header()))
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+# --- consuming ---------------------------------------------------------------------------
+
+
+async def follow(
+    settings: Settings,
+    handle: Handler,
+    *,
+    from_beginning: bool,
+    stop: asyncio.Event,
+    on_idle: Callable[[], None] | None = None,
+) -> None:
+    """Feed every message of the scores and alerts topics to `handle` until `stop` is set.
+
+    No consumer group: every partition is read, nothing is committed, and any number of
+    tails can run side by side without stealing partitions from each other.
+    """
+    names = {settings.topic(SCORES): SCORES, settings.topic(ALERTS): ALERTS}
+    consumer = AIOKafkaConsumer(
+        *names,
+        **client_kwargs(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=250, max_records=2000)
+            for records in batches.values():
+                for record in records:
+                    handle(names[record.topic], record.key, record.value)
+            if on_idle is not None:
+                on_idle()
+    finally:
+        await consumer.stop()
+
+
+async def missing_topics(settings: Settings) -> list[str]:
+    """Output topics that do not exist (subscribing would make the broker auto-create them
+    with one partition)."""
+    from streams.kafka.admin import list_topics
+
+    present = set(await list_topics(settings))
+    return [t for t in (settings.topic(SCORES), settings.topic(ALERTS)) if t not in present]
+
+
+@contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the loop cleanly (consumer closed, last view drawn)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def stop_after(stop: asyncio.Event, seconds: float | None) -> None:
+    if seconds is None:
+        return
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    stop.set()
+
+
+# --- command -----------------------------------------------------------------------------
+
+
+def tail(
+    top: Annotated[int, typer.Option(min=1, help="How many leads to show")] = 10,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Replay the topics from their start")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Plain JSON lines, for piping")] = False,
+    every: Annotated[
+        float, typer.Option(min=0.5, help="Seconds between plain status lines (no terminal)")
+    ] = 5.0,
+    duration: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop after this many seconds")
+    ] = None,
+) -> None:
+    """Follow leads.scores and leads.alerts: top leads by score, alerts as they fire."""
+    from streams.kafka.admin import probe_broker
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    if asyncio.run(probe_broker(settings)) is None:
+        typer.echo(f"error: no Kafka broker answers at {settings.kafka_bootstrap}", err=True)
+        raise typer.Exit(1)
+    missing = asyncio.run(missing_topics(settings))
+    if missing:
+        typer.echo(
+            f"error: missing topics {', '.join(missing)} (leadscore topics create)", err=True
+        )
+        raise typer.Exit(1)
+    if as_json:
+        asyncio.run(_tail_json(settings, from_beginning, duration))
+    else:
+        asyncio.run(_tail_view(settings, top, from_beginning, every, duration))
+
+
+async def _tail_json(settings: Settings, from_beginning: bool, duration: float | None) -> None:
+    out = sys.stdout.buffer
+
+    def write(topic: str, key: bytes | None, value: bytes | None) -> None:
+        out.write(json_line(topic, key, value) + b"\n")
+
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        timer = asyncio.create_task(stop_after(stop, duration))
+        await follow(settings, write, from_beginning=from_beginning, stop=stop, on_idle=out.flush)
+        timer.cancel()
+
+
+async def _tail_view(
+    settings: Settings, top: int, from_beginning: bool, every: float, duration: float | None
+) -> None:
+    stop = asyncio.Event()
+    where = f"following {settings.topic(SCORES)} and {settings.topic(ALERTS)}"
+    with stop_on_signals(stop), View(Board(), top=top, every=every, header=lambda: where) as view:
+        timer = asyncio.create_task(stop_after(stop, duration))
+        await follow(
+            settings, view.message, from_beginning=from_beginning, stop=stop, on_idle=view.refresh
+        )
+        timer.cancel()
+        view.refresh(force=True)
