@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     )
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
     webhook_url: str | None = Field(None, description="optional alert webhook (Slack-style)")
+    webhook_max_attempts: int = Field(5, ge=1, le=20, description="POSTs per alert")
+    webhook_backoff_seconds: float = Field(0.5, gt=0, description="wait before the 1st retry")
+    webhook_backoff_max_seconds: float = Field(30.0, gt=0, description="cap of any wait")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="per POST")
 
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism | None = None

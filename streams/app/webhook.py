@@ -35,8 +35,7 @@ from typing import Any
 import aiohttp
 import faust
 import orjson
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from schemas.codec import encode
 from schemas.outputs import Alert, DeadLetterError
@@ -53,15 +52,23 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 DONE_OK, DONE_FAILED = b"ok", b"failed"
 
 
-class WebhookPolicy(BaseSettings):
-    """Retry policy, from LEADSCORE_WEBHOOK_* variables (the URL itself is in Settings)."""
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """Retry policy (LEADSCORE_WEBHOOK_* settings; see `from_settings`)."""
 
-    model_config = SettingsConfigDict(env_prefix="LEADSCORE_WEBHOOK_", extra="ignore")
+    max_attempts: int = 5
+    backoff_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    timeout_seconds: float = 10.0
 
-    max_attempts: int = Field(5, ge=1, le=20, description="POSTs per alert before giving up")
-    backoff_seconds: float = Field(0.5, gt=0, description="wait before the first retry")
-    backoff_max_seconds: float = Field(30.0, gt=0, description="cap of any single wait")
-    timeout_seconds: float = Field(10.0, gt=0, description="per POST")
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookPolicy:
+        return cls(
+            max_attempts=settings.webhook_max_attempts,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            backoff_max_seconds=settings.webhook_backoff_max_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """Wait before retry number `retry` (1-based): doubling, with equal jitter so that
@@ -236,7 +243,7 @@ def install_webhook(app: faust.App, settings: Settings) -> None:
     if not settings.webhook_url:
         return
     url = settings.webhook_url
-    policy = WebhookPolicy()
+    policy = WebhookPolicy.from_settings(settings)
     alerts = app.topic(settings.topic(ALERTS), key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.topic(DEAD_LETTER))
     done = app.Table(
