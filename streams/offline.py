@@ -16,7 +16,7 @@ import orjson
 
 from schemas.codec import DecodeError, parse_event
 from schemas.events import TOPIC_EVENT_TYPES
-from schemas.outputs import ScoreUpdate
+from schemas.outputs import Alert, ScoreUpdate
 from streams.core.model import ScoringModel
 from streams.core.state import LeadState
 from streams.core.step import process
@@ -43,6 +43,7 @@ class OfflineRun:
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
+    alert_log: list[Alert] = field(default_factory=list)  # every alert, in the order issued
 
     def final_scores(self) -> Iterator[ScoreUpdate]:
         """Scores of leads that still exist (erased leads have none), by lead id."""
@@ -66,7 +67,10 @@ def score_lines(lines: Iterable[bytes], model: ScoringModel) -> OfflineRun:
         state = run.states.setdefault(event.lead_id, LeadState(event.lead_id))
         step = process(state, event, model, now)
         run.outcomes[step.outcome] += 1
+        if step.republish:  # a duplicate's outputs sent again: nothing new offline
+            continue
         run.alerts += len(step.alerts)
+        run.alert_log.extend(step.alerts)
         if step.tombstone:
             run.scores.pop(event.lead_id, None)
         if step.score is not None:

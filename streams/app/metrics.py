@@ -16,6 +16,11 @@ MACHINE_ENGAGEMENT = Counter(
 BOT_FLAGS = Counter("leadscore_bot_flags", "Bot flags raised on score updates", ["flag"])
 SCORE_UPDATES = Counter("leadscore_score_updates", "Score messages published")
 ALERTS = Counter("leadscore_alerts", "Threshold alerts published", ["threshold"])
+REPUBLISHED = Counter(
+    "leadscore_republished",
+    "Outputs sent again for a redelivered event (after a crash they may have been lost)",
+    ["kind"],
+)
 WEBHOOK = Counter("leadscore_webhook_deliveries", "Webhook alert deliveries", ["result"])
 EVENT_TO_SCORE = Histogram(
     "leadscore_event_to_score_seconds",

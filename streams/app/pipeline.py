@@ -11,7 +11,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Protocol
+from functools import lru_cache
+from typing import Any, Protocol
 
 import orjson
 
@@ -19,7 +20,7 @@ from schemas.codec import DecodeError, encode, parse_event
 from schemas.outputs import Alert, DeadLetterError, ScoreUpdate
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
-from streams.core.apply import to_us
+from streams.core.apply import record_key, to_us
 from streams.core.model import ScoringModel
 from streams.core.scoring import score
 from streams.core.signals import burst_clicks, machine_signal
@@ -28,6 +29,12 @@ from streams.core.step import Step, process, rescore, score_update
 from streams.kafka.partitioning import partition_for
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=256)
+def _events(contract: str, outcome: str) -> Any:
+    """The events counter of one (topic, outcome): labels() costs a lock and a lookup."""
+    return metrics.EVENTS.labels(contract, outcome)
 
 
 class Message(Protocol):
@@ -114,10 +121,12 @@ class Pipeline:
             return None
         state = self.load(event.lead_id)
         step = process(state, event, self.model, datetime.now(UTC))
-        metrics.EVENTS.labels(contract, step.outcome).inc()
+        _events(contract, step.outcome).inc()
         if step.outcome == "applied":
             self._count_machine(state, event.event_id)
             self.publish(state, step, msg.timestamp)
+        elif step.republish:  # a replay after a crash may have lost them: see redeliver()
+            self.publish(state, step)
         return None
 
     def reject(self, msg: Message, contract: str, code: DeadLetterError, detail: str) -> None:
@@ -133,21 +142,39 @@ class Pipeline:
         return LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
 
     def publish(self, state: LeadState, step: Step, produced_at: float | None = None) -> None:
-        """Buffer outputs first, then the state: a replay after a crash re-derives them."""
+        """Buffer the state, then the outputs (one producer, in this order).
+
+        A crash can keep a prefix of what was buffered. With the state first, the outputs
+        are the part at risk, and the replayed event, then a duplicate, publishes them again
+        from the state (core.step.redeliver). Outputs first would risk the reverse: outputs
+        published, the state lost with the worker, the event applied again by the partition's
+        next owner, and an alert id re-published with another content if its events are
+        applied in another order this time.
+        """
         key = state.lead_id.encode()
+        self.store[state.lead_id] = state.to_bytes()
         if step.tombstone:
             self.send(self.scores_topic, key, None)
+            if step.republish:
+                metrics.REPUBLISHED.labels("tombstone").inc()
         if step.score is not None:
-            self._send_score(key, step.score, produced_at)
+            self._send_score(key, step.score, produced_at, step.republish)
         for alert in step.alerts:
             self.send(self.alerts_topic, key, encode(alert))
+            if step.republish:
+                metrics.REPUBLISHED.labels("alert").inc()
+                continue
             metrics.ALERTS.labels(alert.threshold).inc()
             if self.on_alert is not None:
                 self.on_alert(alert)
-        self.store[state.lead_id] = state.to_bytes()
 
-    def _send_score(self, key: bytes, update: ScoreUpdate, produced_at: float | None) -> None:
+    def _send_score(
+        self, key: bytes, update: ScoreUpdate, produced_at: float | None, again: bool = False
+    ) -> None:
         self.send(self.scores_topic, key, encode(update))
+        if again:
+            metrics.REPUBLISHED.labels("score").inc()
+            return
         metrics.SCORE_UPDATES.inc()
         for flag in update.bot_flags:
             metrics.BOT_FLAGS.labels(flag).inc()
@@ -155,7 +182,7 @@ class Pipeline:
             metrics.EVENT_TO_SCORE.observe(max(0.0, time.time() - produced_at))
 
     def _count_machine(self, state: LeadState, event_id: str) -> None:
-        rec = state.records.get(event_id)
+        rec = state.records.get(record_key(event_id))
         if rec is None:
             return
         bursts = burst_clicks(state.records, self.model) if rec[1] == "email.clicked" else set()

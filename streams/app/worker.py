@@ -9,17 +9,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from schemas.codec import encode
 from streams.app import metrics
@@ -36,9 +38,10 @@ log = logging.getLogger(__name__)
 # Faust settings for throughput. bench/ measures them, and its raw-client limit uses the
 # same client settings (python -m bench).
 TUNING: dict[str, Any] = {
-    "producer_linger": 0.005,
+    "producer_linger": 0.02,
     "producer_max_batch_size": 256 * 1024,
     "stream_buffer_maxsize": 16384,
+    "table_key_index_size": 100_000,
 }
 
 
@@ -61,9 +64,24 @@ def broker_credentials(settings: Settings) -> Any:
     )
 
 
+class _Web(AiohttpWeb):  # type: ignore[misc]  # faust is untyped
+    """Faust's web server without its built-in pages. The settings above turn off all but
+    one: the status page at "/", served whenever the statistics pages are off."""
+
+    default_blueprints: ClassVar[list[Any]] = []
+    production_blueprints: ClassVar[list[Any]] = []
+    debug_blueprints: ClassVar[list[Any]] = []
+    optional_blueprints: ClassVar[list[Any]] = []
+
+
+class _App(faust.App):  # type: ignore[misc]
+    def _new_web(self) -> _Web:
+        return _Web(self)
+
+
 def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipeline]:
     """Build the worker's app; tests build one per unique topic prefix."""
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
         broker_credentials=broker_credentials(settings),
@@ -72,7 +90,12 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         web_host=settings.web_host,
         web_port=settings.web_port,
         canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        # Only the worker's own pages (/healthz, /readyz, /metrics, /leads/{id}), see _App.
         web_tables_enabled=False,  # would serve raw lead state, personal data included
+        web_router_enabled=False,  # cluster topology; table_route does not need it
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         table_standby_replicas=settings.standby_replicas,
@@ -257,4 +280,14 @@ def run_worker(settings: Settings) -> None:
     app, _ = create_app(settings, model)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    # At DEBUG, Faust logs every message it sends (key and value) and aiokafka whole protocol
+    # requests and responses: personal data. LEADSCORE_LOG_LEVEL=DEBUG is for our own code;
+    # these libraries stay at INFO or above.
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    for library in ("faust", "mode", "aiokafka"):
+        logging.getLogger(library).setLevel(max(level, logging.INFO))
+    # Start-up objects (Faust, aiokafka, pydantic schemas) are kept out of the collector's
+    # way: without this every full collection walks them again while events stream.
+    gc.collect()
+    gc.freeze()
     worker.execute_from_commandline()

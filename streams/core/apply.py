@@ -7,6 +7,7 @@ Idempotent (an event id already held is a duplicate), order-independent
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ Outcome = Literal["applied", "duplicate", "stale", "ignored_erased"]
 
 # Guarantee 2: at least this many recent event ids per lead are remembered.
 DEDUPE_WINDOW = 1000
+KEPT_ID_BYTES = 40  # longer event and message ids are kept as digests (record_key)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -47,17 +49,33 @@ def apply_event(state: LeadState, event: InputEvent, model: ScoringModel) -> Out
     ts = to_us(event.occurred_at)
     if state.erased_at is not None and ts <= state.erased_at:
         return "ignored_erased"
-    if event.event_id in state.records:
+    key = record_key(event.event_id)
+    if key in state.records:
         return "duplicate"
     if isinstance(event, LeadErased):
         erase(state, ts)
         return "applied"
-    if _older_than_window(state, ts, event.event_id):
+    if _older_than_window(state, ts, key):
         return "stale"
-    state.records[event.event_id] = _record(event, ts, model)
+    state.records[key] = _record(event, ts, model)
     _update_profile(state, event, ts, model)
     _evict(state)
     return "applied"
+
+
+def record_key(event_id: str) -> str:
+    """How an id is kept in the state: as it is up to KEPT_ID_BYTES of UTF-8, else as a
+    digest (41 characters, so never equal to a kept id).
+
+    A lead's state is one changelog record, and Kafka refuses records over 1 MB (Faust's
+    producer: 1,000,000 bytes). A full dedupe window of the longest valid ids (128
+    characters of 4 bytes each) as event and message ids would be ~1.06 MB, and the worker
+    would crash on the write; with digests it stays under 150 KB.
+    """
+    raw = event_id.encode()
+    if len(raw) <= KEPT_ID_BYTES:
+        return event_id
+    return "#" + hashlib.blake2b(raw, digest_size=20).hexdigest()
 
 
 def erase(state: LeadState, ts: int) -> None:
@@ -70,6 +88,8 @@ def erase(state: LeadState, ts: int) -> None:
     state.evicted = 0
     state.alerts = {}
     state.published = None
+    state.last_event = None
+    state.outbox = []  # alerts carry contact details
 
 
 def _older_than_window(state: LeadState, ts: int, event_id: str) -> bool:
@@ -91,7 +111,8 @@ def _record(event: InputEvent, ts: int, model: ScoringModel) -> Record:
         after_send = None
         if event.sent_at is not None:
             after_send = (event.occurred_at - event.sent_at).total_seconds()
-        return [ts, event.type, event.message_id, after_send, _is_scanner(event.user_agent, model)]
+        message = None if event.message_id is None else record_key(event.message_id)
+        return [ts, event.type, message, after_send, _is_scanner(event.user_agent, model)]
     if isinstance(event, SocialInteraction):
         return [ts, f"social.{event.action}", None, None, False]
     return [ts, event.type, None, None, False]
@@ -100,8 +121,7 @@ def _record(event: InputEvent, ts: int, model: ScoringModel) -> Record:
 def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
     if not user_agent:
         return False
-    ua = user_agent.lower()
-    return any(s in ua for s in model.engagement.machine.scanner_user_agents)
+    return model.is_scanner_agent(user_agent)
 
 
 def _update_profile(state: LeadState, event: InputEvent, ts: int, model: ScoringModel) -> None:

@@ -7,10 +7,11 @@ bad file is refused with the field and the file named.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,6 +29,8 @@ ACTIVITIES = (
     "social.mention",
 )
 BOT_FLAGS = ("lowercase_name", "free_mail", "disposable_email", "honeypot", "fast_submit")
+
+_LOOKUP_CACHE_SIZE = 65536  # per model: distinct domains, user agents and job titles
 
 Points = Annotated[float, Field(ge=0, le=100)]
 Factor = Annotated[float, Field(ge=0, le=1)]
@@ -172,6 +175,63 @@ class ScoringModel(_Strict):
     @cached_property
     def half_life_us(self) -> float:
         return self.engagement.half_life_days * 86400e6
+
+    # Derived lookups for the scoring hot path (computed once per model, or cached per
+    # input value in bounded dicts: the same answers as the plain code, without its cost).
+
+    @cached_property
+    def industry_set(self) -> frozenset[str]:
+        """The ICP industries, lowercased (fit compares case-insensitively)."""
+        return frozenset(v.lower() for v in self.fit.industries.values)
+
+    @cached_property
+    def competitor_domain_set(self) -> frozenset[str]:
+        return frozenset(self.disqualifiers.competitor_domains)
+
+    @cached_property
+    def lookup_cache(self) -> dict[tuple[str, str], Any]:
+        return {}
+
+    def _cached(self, kind: str, key: str, compute: Callable[[str], Any]) -> Any:
+        cache = self.lookup_cache
+        try:
+            return cache[(kind, key)]
+        except KeyError:
+            if len(cache) >= _LOOKUP_CACHE_SIZE:
+                cache.clear()
+            value = cache[(kind, key)] = compute(key)
+            return value
+
+    def is_competitor_domain(self, domain: str) -> bool:
+        """The domain or any parent of it is a competitor's."""
+
+        def compute(d: str) -> bool:
+            parts = d.split(".")
+            known = self.competitor_domain_set
+            return any(".".join(parts[i:]) in known for i in range(len(parts) - 1))
+
+        return bool(self._cached("competitor", domain, compute))
+
+    def is_scanner_agent(self, user_agent: str) -> bool:
+        """A known mail-scanner user agent (case-insensitive substring)."""
+
+        def compute(agent: str) -> bool:
+            ua = agent.lower()
+            return any(s in ua for s in self.engagement.machine.scanner_user_agents)
+
+        return bool(self._cached("agent", user_agent, compute))
+
+    def seniority_of(self, title: str) -> Seniority | None:
+        """The first seniority whose pattern a (non-empty) job title matches."""
+
+        def compute(t: str) -> Seniority | None:
+            for seniority, pattern in self.seniority_patterns:
+                if t and pattern.search(t):
+                    return seniority
+            return None
+
+        found: Seniority | None = self._cached("title", title, compute)
+        return found
 
     @classmethod
     def load(cls, path: Path | None = None) -> ScoringModel:

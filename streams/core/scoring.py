@@ -7,15 +7,14 @@ Everything is a pure function of (state, model, as_of).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from schemas.outputs import Grade, Stage
 from streams.core.model import ScoringModel
-from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
-from streams.core.state import R_KIND, R_TS, LeadState
+from streams.core.signals import EMAIL_KINDS, bot_flags, burst_clicks, is_disqualified
+from streams.core.state import R_AFTER_SEND, R_KIND, R_SCANNER, R_TS, LeadState
 
 TOP_FACTORS = 5
 
@@ -96,15 +95,14 @@ def fit_points(state: LeadState, model: ScoringModel) -> dict[str, float]:
             pts[f"company_size {band.label()}"] = band.points
             break
     industry = p.get("industry")
-    if industry and industry.strip().lower() in {v.lower() for v in fit.industries.values}:
+    if industry and industry.strip().lower() in model.industry_set:
         pts["industry"] = fit.industries.points
     if p.get("country") in fit.countries.values:
         pts["country"] = fit.countries.points
     title = p.get("job_title") or ""
-    for seniority, pattern in model.seniority_patterns:
-        if title and pattern.search(title):
-            pts[f"seniority {seniority.name}"] = seniority.points
-            break
+    seniority = model.seniority_of(title) if title else None
+    if seniority is not None:
+        pts[f"seniority {seniority.name}"] = seniority.points
     pts.update(_bant_points(p, model))
     return {k: v for k, v in pts.items() if v}
 
@@ -137,18 +135,31 @@ def engagement_points(
     """
     acts = model.engagement.activities
     half_life = model.half_life_us
-    decayed: dict[str, list[float]] = defaultdict(list)
+    min_after_send = model.engagement.machine.min_seconds_after_send
+    decayed: dict[str, list[float]] = {}
     machine = 0
     bursts = burst_clicks(state.records, model)
+    # machine_signal, inlined: this loop runs over every record of the lead for each event.
     for eid, rec in state.records.items():
         kind = rec[R_KIND]
         if kind not in acts:
             continue
-        if machine_signal(rec, eid in bursts, model) is not None:
+        if kind in EMAIL_KINDS and (
+            rec[R_SCANNER]
+            or (rec[R_AFTER_SEND] is not None and rec[R_AFTER_SEND] < min_after_send)
+            or eid in bursts
+        ):
             machine += 1
             continue
-        age = max(0, as_of_us - rec[R_TS])
-        decayed[kind].append(2.0 ** (-age / half_life))
+        age = as_of_us - rec[R_TS]
+        if age < 0:
+            age = 0
+        weight = 2.0 ** (-age / half_life)
+        weights = decayed.get(kind)
+        if weights is None:
+            decayed[kind] = [weight]
+        else:
+            weights.append(weight)
     return capped_points({k: math.fsum(w) for k, w in decayed.items()}, model), machine
 
 

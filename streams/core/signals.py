@@ -7,6 +7,7 @@ from hand-written lists; everything tunable is in the model.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from disposable_email_domains import blocklist as _DISPOSABLE
@@ -30,10 +31,12 @@ def _in_list(domain: str, domains: set[str] | frozenset[str]) -> bool:
     return any(".".join(parts[i:]) in domains for i in range(len(parts) - 1))
 
 
+@lru_cache(maxsize=65536)
 def is_disposable(domain: str) -> bool:
     return _in_list(domain, _DISPOSABLE)
 
 
+@lru_cache(maxsize=65536)
 def is_free_mail(domain: str) -> bool:
     return _in_list(domain, _FREE_MAIL)
 
@@ -45,33 +48,48 @@ def is_lowercase_name(name: Any) -> bool:
 
 def bot_flags(state: LeadState, model: ScoringModel) -> tuple[str, ...]:
     """Active bot flags in a fixed order; a verified person has none."""
-    if "verified" in state.signals:
+    signals = state.signals
+    if "verified" in signals:
         return ()
     p = state.profile
     active: set[str] = set()
-    if any(is_lowercase_name(p.get(f, [None])[0]) for f in ("first_name", "last_name")):
+    first, last = p.get("first_name"), p.get("last_name")
+    if (first is not None and is_lowercase_name(first[0])) or (
+        last is not None and is_lowercase_name(last[0])
+    ):
         active.add("lowercase_name")
-    domain = email_domain(p.get("email", [None])[0])
+    email = p.get("email")
+    domain = None if email is None else email_domain(email[0])
     if domain is not None and is_disposable(domain):
         active.add("disposable_email")
     elif domain is not None and is_free_mail(domain):
         active.add("free_mail")
-    active.update(s for s in ("honeypot", "fast_submit") if s in state.signals)
+    if "honeypot" in signals:
+        active.add("honeypot")
+    if "fast_submit" in signals:
+        active.add("fast_submit")
+    if not active:
+        return ()
     return tuple(f for f in BOT_FLAGS if f in active)
 
 
 def is_disqualified(state: LeadState, model: ScoringModel) -> bool:
     """Hard disqualifiers: no amount of engagement makes these leads a prospect."""
-    p = {k: v[0] for k, v in state.profile.items()}
+    profile = state.profile
     d = model.disqualifiers
-    if p.get("outcome") == "disqualified":
+
+    def value(name: str) -> Any:
+        stamped = profile.get(name)
+        return None if stamped is None else stamped[0]
+
+    if value("outcome") == "disqualified":
         return True
-    if p.get("country") in d.countries_not_served:
+    if value("country") in d.countries_not_served:
         return True
-    domain = email_domain(p.get("email"))
-    if domain is not None and _in_list(domain, set(d.competitor_domains)):
+    domain = email_domain(value("email"))
+    if domain is not None and model.is_competitor_domain(domain):
         return True
-    size = p.get("company_size")
+    size = value("company_size")
     return size is not None and size < d.min_company_size
 
 
@@ -88,19 +106,42 @@ def machine_signal(rec: Record, in_burst: bool, model: ScoringModel) -> str | No
 
 
 def burst_clicks(records: dict[str, Record], model: ScoringModel) -> set[str]:
-    """Clicks of one message that come in a burst: scanners follow every link at once."""
+    """Clicks of one message that come in a burst: scanners follow every link at once.
+
+    A click is in a burst when at least `burst_min_clicks` clicks of its message (itself
+    included) are within `burst_window_seconds` of it.
+    """
     m = model.engagement.machine
-    window_us = m.burst_window_seconds * 1e6
     by_message: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for eid, rec in records.items():
         if rec[R_KIND] == "email.clicked" and rec[R_MESSAGE] is not None:
             by_message[rec[R_MESSAGE]].append((rec[R_TS], eid))
     burst: set[str] = set()
     for clicks in by_message.values():
-        if len(clicks) < m.burst_min_clicks:
-            continue
-        for ts, eid in clicks:
-            near = sum(1 for other, _ in clicks if abs(other - ts) <= window_us)
-            if near >= m.burst_min_clicks:
-                burst.add(eid)
+        if len(clicks) >= m.burst_min_clicks:
+            _mark_bursts(clicks, m.burst_window_seconds * 1e6, m.burst_min_clicks, burst)
     return burst
+
+
+def _mark_bursts(
+    clicks: list[tuple[int, str]], window_us: float, min_clicks: int, burst: set[str]
+) -> None:
+    """Add the clicks that have `min_clicks` clicks within `window_us` (themselves included).
+
+    Sorted by time, the clicks within the window of the i-th are a contiguous run [lo, hi]
+    whose ends only move forward with i: linear after the sort. The comparisons are the
+    exact ones of the definition (integer differences against the window).
+    """
+    clicks = sorted(clicks)
+    n = len(clicks)
+    lo = hi = 0
+    for i in range(n):
+        ts = clicks[i][0]
+        while ts - clicks[lo][0] > window_us:
+            lo += 1
+        if hi < i:
+            hi = i
+        while hi + 1 < n and clicks[hi + 1][0] - ts <= window_us:
+            hi += 1
+        if hi - lo + 1 >= min_clicks:
+            burst.add(clicks[i][1])

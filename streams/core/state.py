@@ -9,16 +9,19 @@ the same state. Times are integer microseconds since the Unix epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
 # A profile field: [value, occurred_at_us, event_id]; (occurred_at, event_id) orders writers.
 Stamped = list[Any]
-# An event record: [occurred_at_us, kind, message_id, seconds_after_send, scanner_agent]
+# An event record: [occurred_at_us, kind, record_key(message_id), seconds_after_send, scanner_agent]
 Record = list[Any]
 
 R_TS, R_KIND, R_MESSAGE, R_AFTER_SEND, R_SCANNER = range(5)
+_ts = itemgetter(R_TS)
+_stamp_ts = itemgetter(1)
 
 
 @dataclass(slots=True)
@@ -32,20 +35,30 @@ class AlertArm:
 @dataclass(slots=True)
 class LeadState:
     lead_id: str
-    records: dict[str, Record] = field(default_factory=dict)  # event_id -> record
+    records: dict[str, Record] = field(default_factory=dict)  # record_key(event_id) -> record
     profile: dict[str, Stamped] = field(default_factory=dict)
     signals: dict[str, int] = field(default_factory=dict)  # sticky signal -> newest time seen
     evicted: int = 0  # records dropped beyond the dedupe window, still counted
     erased_at: int | None = None  # erasure marker: events at or before it are ignored
     alerts: dict[str, AlertArm] = field(default_factory=dict)
     published: dict[str, Any] | None = None  # last published score fields (change detection)
+    # Crash recovery: the state can reach the table (its local store or changelog) while the
+    # outputs buffered with it are lost, and the replayed event is then a duplicate. A
+    # duplicate of `last_event` re-publishes the current score; the outbox keeps the lead's
+    # latest alerts with the event that caused each, to re-publish on a duplicate of it.
+    last_event: str | None = None  # record key of the last event applied (erasures excepted)
+    outbox: list[list[Any]] = field(default_factory=list)  # [cause's record key, alert as JSON]
 
     @property
     def last_event_us(self) -> int | None:
-        times = [r[R_TS] for r in self.records.values()]
-        times.extend(self.signals.values())
-        times.extend(v[1] for v in self.profile.values())
-        return max(times) if times else None
+        newest = max(map(_ts, self.records.values()), default=None)
+        if self.signals:
+            signal = max(self.signals.values())
+            newest = signal if newest is None or signal > newest else newest
+        if self.profile:
+            field_ = max(map(_stamp_ts, self.profile.values()))
+            newest = field_ if newest is None or field_ > newest else newest
+        return newest
 
     @property
     def events_counted(self) -> int:
@@ -71,4 +84,6 @@ class LeadState:
             erased_at=d["erased_at"],
             alerts={k: AlertArm(**v) for k, v in d["alerts"].items()},
             published=d["published"],
+            last_event=d.get("last_event"),  # absent in states written before they existed
+            outbox=d.get("outbox", []),
         )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from schemas.events import InputEvent
+from schemas.events import InputEvent, LeadErased
 from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
-from streams.core.apply import Outcome, apply_event, from_us, to_us
+from streams.core.apply import Outcome, apply_event, from_us, record_key, to_us
 from streams.core.model import ScoringModel
 from streams.core.scoring import Card, score
 from streams.core.state import AlertArm, LeadState
@@ -27,6 +28,13 @@ class Step:
     alerts: list[Alert] = field(default_factory=list)
     tombstone: bool = False
     card: Card | None = None
+    # A redelivered event's outputs, sent again (the state is unchanged): see `redeliver`.
+    republish: bool = False
+
+
+# Alerts kept in a lead's outbox: enough for every alert a replay window can hold (a
+# lead crosses each threshold once, again only after falling below it by the hysteresis).
+OUTBOX_SIZE = 4
 
 
 def process(state: LeadState, event: InputEvent, model: ScoringModel, now: datetime) -> Step:
@@ -34,11 +42,68 @@ def process(state: LeadState, event: InputEvent, model: ScoringModel, now: datet
     was_erased = state.erased_at
     outcome = apply_event(state, event, model)
     if outcome != "applied":
-        return Step(outcome)
+        return redeliver(state, event, outcome, now)
+    key = record_key(event.event_id)
+    # An erasure id is not kept: the marker holds no more than the lead id and erasure time.
+    state.last_event = None if isinstance(event, LeadErased) else key
     tombstone = state.erased_at != was_erased
     step = rescore(state, model, now, cause=event)
     step.tombstone = tombstone
+    if step.alerts:
+        sent = [[key, a.model_dump(mode="json")] for a in step.alerts]
+        state.outbox = [*state.outbox, *sent][-OUTBOX_SIZE:]
     return step
+
+
+def redeliver(state: LeadState, event: InputEvent, outcome: Outcome, now: datetime) -> Step:
+    """A duplicate leaves the state as it is, but when it is a replay of what the lead's
+    latest outputs came from, those outputs are published again.
+
+    Why: a worker buffers the outputs of an event and writes the lead's new state; a crash
+    can keep the state (in the local store, or on the changelog, another partition) and lose
+    the outputs. The event is replayed (its offset was not committed), found a duplicate,
+    and would publish nothing: the lead's final score, or an alert, would be lost. So a
+    duplicate of the last applied event re-publishes the current score (a tombstone if the
+    lead is erased), and a duplicate of an event that caused an alert still in the outbox
+    re-publishes that alert as it was. Consumers see the same values again: the scores topic
+    is compacted and alert ids are deterministic. The shell also writes the state again, for
+    a changelog write lost with the outputs.
+    """
+    step = Step(outcome)
+    if outcome == "stale":
+        return step
+    key = record_key(event.event_id)
+    replayed_erasure = isinstance(event, LeadErased) and to_us(event.occurred_at) == state.erased_at
+    if key == state.last_event or replayed_erasure:
+        if state.is_marker_only:
+            step.tombstone = replayed_erasure
+        elif state.published is not None:
+            step.score = _from_published(state.lead_id, state.published, event, now)
+    step.alerts = [Alert.model_validate(a) for cause, a in state.outbox if cause == key]
+    step.republish = step.tombstone or step.score is not None or bool(step.alerts)
+    return step
+
+
+def _from_published(
+    lead_id: str, published: dict[str, Any], cause: InputEvent, now: datetime
+) -> ScoreUpdate:
+    """The score message for the fields last published (as they were, whatever the model)."""
+    p = published
+    card = Card(
+        score=p["score"],
+        fit=p["fit"],
+        engagement=p["engagement"],
+        validity=p["validity"],
+        grade=p["grade"],
+        stage=p["stage"],
+        bot_flags=tuple(p["bot_flags"]),
+        factors=tuple((k, v) for k, v in p["factors"]),
+        model_version=p["model_version"],
+        events_counted=p["events_counted"],
+        last_event_us=p["last_event_us"],
+        machine_events=0,
+    )
+    return score_update(lead_id, card, cause, now)
 
 
 def rescore(

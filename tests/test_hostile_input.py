@@ -1,0 +1,467 @@
+"""Hostile input on the decode -> validate -> apply path (schemas.codec.parse_event, then
+streams.core.step.process, and the Pipeline around them): every message ends as a DecodeError
+(a dead letter) or as a correct, bounded score, never as another exception; dead-letter
+details never repeat the input; a lead's state stays bounded however it is bombarded."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, get_args
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.codec import MAX_DETAIL_CHARS, DecodeError, encode, parse_event
+from schemas.events import TOPIC_EVENT_TYPES
+from schemas.outputs import DeadLetterError
+from streams.app.pipeline import Pipeline
+from streams.core.apply import DEDUPE_WINDOW
+from streams.core.model import ScoringModel
+from streams.core.scoring import score
+from streams.core.state import LeadState
+from streams.core.step import Step, process
+from streams.kafka.partitioning import partition_for
+
+MODEL = ScoringModel.load()
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+BASE = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+TOPICS = sorted(TOPIC_EVENT_TYPES)
+TOPIC_OF = {kind: topic for topic, kinds in TOPIC_EVENT_TYPES.items() for kind in kinds}
+CODES = set(get_args(DeadLetterError))
+MARK = "Zq7Marker"  # in hostile values, so echoes of the input can be found
+PARTITIONS = 6
+# A changelog record must fit Kafka's default message size (1 MiB, broker and producer).
+KAFKA_MESSAGE_LIMIT = 1_048_576
+
+HYPO = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# --- valid documents, then hostile variations of them ------------------------------------
+
+
+def valid_doc(kind: str, lead: str = "L1", eid: str = "e1", minutes: float = 0) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "event_id": eid,
+        "lead_id": lead,
+        "type": kind,
+        "occurred_at": (BASE + timedelta(minutes=minutes)).isoformat(),
+    }
+    extra: dict[str, dict[str, Any]] = {
+        "email.opened": {"message_id": "m1", "sent_at": BASE.isoformat(), "user_agent": "Mozilla"},
+        "email.clicked": {"message_id": "m1", "url": "https://acme-corp.com/x"},
+        "signup": {"email": "ann.smith@acme-corp.com", "first_name": "Ann", "last_name": "Smith"},
+        "social.interaction": {"network": "linkedin", "action": "share"},
+        "form.submitted": {
+            "form_id": "demo",
+            "email": "ann.smith@acme-corp.com",
+            "first_name": "Ann",
+            "last_name": "Smith",
+            "company": "Acme",
+            "job_title": "CEO",
+            "company_size": 250,
+            "industry": "software",
+            "country": "US",
+            "answers": {"budget": 5e4, "authority": "decision_maker", "need": ["x"]},
+            "honeypot": "",
+            "fill_seconds": 30.0,
+        },
+        "lead.verified": {"method": "manual"},
+        "lead.outcome": {"outcome": "converted", "reason": "won"},
+        "lead.erased": {},
+    }
+    doc.update(extra[kind])
+    return doc
+
+
+KINDS = st.sampled_from(sorted(TOPIC_OF))
+
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=300),
+    st.sampled_from(
+        [
+            f"<script>alert('{MARK}')</script>",
+            f"<img src=x onerror=alert(1)>{MARK}",
+            f"{MARK}\x00\x07\x1b[31mred\x1b[0m",
+            f"\u202e{MARK}\u202d",  # right-to-left override
+            f"{MARK}\r\nX-Injected: 1",
+            f"{MARK}%s%n%x{{0}}",
+            " ",
+            "",
+            "\ufeff",
+            MARK * 200,
+            f"{MARK}@",
+            f"{MARK}@acme-corp.com\n",
+            "\U0001f600" * 128,
+        ]
+    ),
+)
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    HOSTILE_TEXT,
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+TIMESTAMPS = st.one_of(
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda d: d.isoformat() + "Z"
+    ),
+    st.sampled_from(
+        [
+            "2026-02-30T00:00:00Z",
+            "2026-11-01T24:00:00Z",
+            "2026-12-31T23:59:60Z",
+            "2026-11-01t09:00:00z",
+            "2026-11-01T09:00:00.123456789+05:30",
+            "2026-11-01T09:00:00+24:00",
+            "2026-11-01T09:00:00",
+            "2099-12-31T23:59:59.999999-23:59",
+            "2000-01-01T00:00:00+00:01",
+            "0000-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "+275760-09-13T00:00:00Z",
+            "",
+        ]
+    ),
+    st.integers(-(2**40), 2**40),
+    st.floats(),
+)
+# JSON number texts orjson must parse or refuse (not crash on): overflow, NaN spellings.
+ABSURD_NUMBERS = st.sampled_from(
+    ["1e999", "-1e999", "NaN", "Infinity", "-0", "0.0000001", "1" + "0" * 400, "-1" + "0" * 30,
+     "18446744073709551616", "-9223372036854775809", "1e-400", "0x10", "01", "1.", ".5"]
+)  # fmt: skip
+
+
+@st.composite
+def hostile_docs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A valid document of some type with hostile changes: fields replaced by any JSON value
+    or hostile text, removed, or added; the topic may not match."""
+    kind = draw(KINDS)
+    doc = valid_doc(kind)
+    for _ in range(draw(st.integers(0, 4))):
+        action = draw(st.sampled_from(["replace", "text", "time", "delete", "add"]))
+        field = draw(st.sampled_from([*sorted(doc), "answers", "company_size", "budget"]))
+        if action == "replace":
+            doc[field] = draw(JSON_VALUES)
+        elif action == "text":
+            doc[field] = draw(HOSTILE_TEXT)
+        elif action == "time":
+            doc[draw(st.sampled_from(["occurred_at", "sent_at"]))] = draw(TIMESTAMPS)
+        elif action == "delete":
+            doc.pop(field, None)
+        else:
+            doc[draw(st.text(max_size=12))] = draw(JSON_VALUES)
+    topic = TOPIC_OF[kind] if draw(st.integers(0, 4)) else draw(st.sampled_from(TOPICS))
+    return topic, doc
+
+
+# --- the property every input must satisfy --------------------------------------------
+
+
+def check_decode_error(exc: DecodeError, raw: bytes) -> None:
+    assert exc.code in CODES, exc.code
+    assert isinstance(exc.detail, str) and 0 < len(exc.detail) <= MAX_DETAIL_CHARS + 40
+    assert MARK not in exc.detail, f"the detail repeats the input: {exc.detail!r}"
+    str(exc)  # printable
+
+
+def check_bounded(state: LeadState, step: Step) -> None:
+    for card in (score(state, MODEL), step.card):
+        if card is None:
+            continue
+        assert 0 <= card.score <= 100 and 0 <= card.fit <= 100 and 0 <= card.engagement <= 100
+        assert 0 < card.validity <= 1 and math.isfinite(card.validity)
+        assert all(math.isfinite(points) for _, points in card.factors)
+    if step.score is not None:
+        assert 0 <= step.score.score <= 100
+        assert step.score.events_counted == state.events_counted
+        orjson.loads(encode(step.score))  # publishable: valid JSON, no NaN
+    for alert in step.alerts:
+        orjson.loads(encode(alert))
+    assert len(state.records) <= DEDUPE_WINDOW
+    assert LeadState.from_bytes(state.to_bytes()) == state
+
+
+def decode_and_apply(raw: bytes, topic: str, state: LeadState | None = None) -> Step | None:
+    """None when dead-lettered; otherwise the applied step (checked to be bounded)."""
+    try:
+        event = parse_event(raw, topic)
+    except DecodeError as exc:
+        check_decode_error(exc, raw)
+        return None
+    if state is None or state.lead_id != event.lead_id:
+        state = LeadState(event.lead_id)
+    step = process(state, event, MODEL, NOW)
+    check_bounded(state, step)
+    return step
+
+
+# --- properties -----------------------------------------------------------------------
+
+
+@HYPO
+@given(st.binary(max_size=3000), st.sampled_from(TOPICS))
+def test_arbitrary_bytes(raw: bytes, topic: str) -> None:
+    decode_and_apply(raw, topic)
+
+
+@HYPO
+@given(hostile_docs())
+def test_hostile_documents(case: tuple[str, dict[str, Any]]) -> None:
+    topic, doc = case
+    decode_and_apply(orjson.dumps(doc), topic)
+
+
+@HYPO
+@given(KINDS, st.data())
+def test_mutated_bytes_of_valid_events(kind: str, data: st.DataObject) -> None:
+    raw = bytearray(orjson.dumps(valid_doc(kind)))
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, len(raw)))
+        how = data.draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
+        if how == "flip" and at < len(raw):
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif how == "insert":
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        elif how == "delete":
+            del raw[at : at + data.draw(st.integers(1, 8))]
+        else:
+            del raw[at:]
+    decode_and_apply(bytes(raw), TOPIC_OF[kind])
+
+
+@HYPO
+@given(KINDS, st.sampled_from(["first_name", "event_id", "company", "occurred_at"]), ABSURD_NUMBERS)
+def test_absurd_number_literals(kind: str, field: str, number: str) -> None:
+    doc = valid_doc(kind)
+    text = orjson.dumps({**doc, field: "@@N@@"}).replace(b'"@@N@@"', number.encode())
+    decode_and_apply(text, TOPIC_OF[kind])
+    for name in ("company_size", "fill_seconds"):
+        form = orjson.dumps({**valid_doc("form.submitted"), name: "@@N@@"})
+        decode_and_apply(form.replace(b'"@@N@@"', number.encode()), "leads.forms")
+
+
+@HYPO
+@given(st.integers(0, 1200), st.sampled_from(["[", "{"]), st.booleans())
+def test_deep_nesting(depth: int, opener: str, inside_event: bool) -> None:
+    nested = "[" * depth + "]" * depth if opener == "[" else '{"a":' * depth + "1" + "}" * depth
+    if inside_event:
+        raw = orjson.dumps(valid_doc("email.opened"))[:-1] + f',"x":{nested}}}'.encode()
+    else:
+        raw = nested.encode()
+    decode_and_apply(raw, "leads.email-opens")
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [r"\ud800", r"\udfff", r"\ud83d", r"\u0000", r"\u202e", r"\ufffe", r"\uDBFF\uDFFF"],
+)
+def test_invalid_unicode_escapes(escape: str) -> None:
+    for field in ("first_name", "event_id", "email", "lead_id"):
+        doc = orjson.dumps({**valid_doc("signup"), field: "@@S@@"})
+        decode_and_apply(doc.replace(b"@@S@@", f"x{escape}y".encode()), "leads.signups")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe{}",
+        b"\xc3\x28",
+        b'{"event_id":"\xed\xa0\x80"}',  # a UTF-8-encoded surrogate
+        b'{"first_name":"\xc0\xaf"}',  # overlong encoding
+        b"\xef\xbb\xbf" + orjson.dumps(valid_doc("signup")),  # a BOM
+        orjson.dumps(valid_doc("signup")).replace(b"Ann", b"A\x00nn"),  # raw NUL
+    ],
+)
+def test_invalid_utf8(raw: bytes) -> None:
+    decode_and_apply(raw, "leads.signups")
+
+
+def test_huge_payloads_are_refused_or_bounded() -> None:
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("leads.signups", {**valid_doc("signup"), "first_name": MARK * 100_000}),
+        ("leads.forms", {**valid_doc("form.submitted"), "answers": {"need": ["x"] * 100_000}}),
+        ("leads.forms", {**valid_doc("form.submitted"), "company": "A" * 10**6}),
+        ("leads.email-opens", {**valid_doc("email.opened"), **{f"k{i}": i for i in range(20_000)}}),
+        ("leads.email-clicks", {**valid_doc("email.clicked"), "url": "h" * 10**6}),
+    ]
+    for topic, doc in cases:
+        decode_and_apply(orjson.dumps(doc), topic)
+
+
+def test_timestamps_outside_the_supported_range_are_dead_lettered() -> None:
+    for when in ("1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                 "2000-01-01T00:30:00+01:00"):  # fmt: skip
+        doc = {**valid_doc("email.opened"), "occurred_at": when}
+        with pytest.raises(DecodeError) as caught:
+            parse_event(orjson.dumps(doc), "leads.email-opens")
+        assert caught.value.code == "schema"
+    for when in ("2000-01-01T00:00:00Z", "2099-12-31T23:59:59.999999Z"):
+        doc = {**valid_doc("email.opened"), "occurred_at": when}
+        step = decode_and_apply(orjson.dumps(doc), "leads.email-opens")
+        assert step is not None and step.score is not None
+
+
+def test_html_and_control_characters_in_names_are_data_not_markup() -> None:
+    doc = {**valid_doc("form.submitted"), "first_name": "<b>Ann</b>\x1b[2J", "last_name": "\u202eO"}
+    state = LeadState("L1")
+    event = parse_event(orjson.dumps(doc), "leads.forms")
+    step = process(state, event, MODEL, NOW)
+    check_bounded(state, step)
+    # Kept as the producer sent it (consumers escape for their medium); JSON-escaped on output.
+    assert state.profile["first_name"][0] == "<b>Ann</b>\x1b[2J"
+    assert b"\x1b" not in encode(step.score) if step.score else True
+
+
+# --- one lead, bombarded -------------------------------------------------------------------
+
+
+def bombard(n: int, make_id: Callable[[int], str], kind: str = "email.clicked") -> LeadState:
+    state = LeadState("L1")
+    for i in range(n):
+        doc = {**valid_doc(kind, eid=make_id(i), minutes=i % 50_000), "message_id": make_id(i)}
+        event = parse_event(orjson.dumps(doc), TOPIC_OF[kind])
+        process(state, event, MODEL, NOW)
+    return state
+
+
+def test_a_lead_bombarded_with_5000_events_keeps_the_dedupe_window() -> None:
+    state = bombard(5000, lambda i: f"evt-{i:06d}")
+    assert len(state.records) == DEDUPE_WINDOW
+    assert state.events_counted == 5000
+    card = score(state, MODEL)
+    assert 0 <= card.score <= 100 and card.events_counted == 5000
+    assert len(state.to_bytes()) < 300_000
+
+
+def widest_id(n: int) -> str:
+    """A distinct valid id of 128 four-byte characters (512 bytes of UTF-8)."""
+    tail = "".join(chr(0x1F300 + (n >> shift) % 256) for shift in (0, 8, 16, 24))
+    return "\U0001f600" * 124 + tail
+
+
+def test_the_largest_possible_lead_state_fits_a_kafka_message() -> None:
+    """128-character ids of 4-byte characters are valid; the state (one changelog record) of a
+    lead with a full dedupe window of them, as event and message ids, and profile fields at
+    their maximum must still fit in one Kafka message, or the worker crashes on the write
+    (MessageSizeTooLargeError), and again on every restart."""
+    state = bombard(DEDUPE_WINDOW + 50, widest_id)
+    wide = "\U0001f600"
+    for n, kind in enumerate(("form.submitted", "signup")):
+        doc = valid_doc(kind, eid=widest_id(10**6 + n), minutes=10**5)
+        doc.update(first_name=wide * 100, last_name=wide * 100)
+        if kind == "form.submitted":
+            doc.update(company=wide * 200, job_title=wide * 200, industry=wide * 100,
+                       answers={"need": [wide * 200] * 20}, honeypot=wide * 1000)  # fmt: skip
+        process(state, parse_event(orjson.dumps(doc), TOPIC_OF[kind]), MODEL, NOW)
+    assert len(state.records) <= DEDUPE_WINDOW
+    size = len(state.to_bytes())
+    assert size < 200_000, f"{size} bytes (Faust's producer refuses records over 1,000,000)"
+
+
+# --- the Pipeline around them: keys, partitions, sizes --------------------------------
+
+
+@dataclass
+class Msg:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float = 0.0
+
+
+class Store(dict[str, bytes]):
+    def items(self) -> Any:
+        return list(super().items())
+
+
+def pipeline() -> tuple[Pipeline, list[tuple[str, bytes, bytes | None, int | None]], Store]:
+    sent: list[tuple[str, bytes, bytes | None, int | None]] = []
+    store = Store()
+    pipe = Pipeline(
+        topics={f"p.{t}": t for t in TOPICS},
+        scores_topic="p.leads.scores",
+        alerts_topic="p.leads.alerts",
+        dead_letter_topic="p.leads.dead-letter",
+        partitions=PARTITIONS,
+        max_message_bytes=65536,
+        model=MODEL,
+        send=lambda topic, key, value, partition=None: sent.append((topic, key, value, partition)),
+        store=store,
+    )
+    return pipe, sent, store
+
+
+KEYS = st.one_of(st.none(), st.binary(max_size=20), st.sampled_from([b"L1", b"L2", b"l1", b"L1 "]))
+
+
+@HYPO
+@given(st.one_of(hostile_docs(), KINDS.map(lambda k: (TOPIC_OF[k], valid_doc(k)))), KEYS,
+       st.booleans(), st.booleans())  # fmt: skip
+def test_pipeline_dead_letters_or_applies_never_fails(
+    case: tuple[str, dict[str, Any]], key: bytes | None, keyed_right: bool, owner: bool
+) -> None:
+    topic, doc = case
+    raw = orjson.dumps(doc)
+    lead = doc.get("lead_id")
+    if keyed_right and isinstance(lead, str):
+        key = lead.encode("utf-8", "surrogatepass")
+    right = partition_for(lead, PARTITIONS) if isinstance(lead, str) and lead else 0
+    partition = right if owner else (right + 1) % PARTITIONS
+    pipe, sent, store = pipeline()
+    pipe.handle(Msg(f"p.{topic}", partition, 7, key, raw))
+    dead = [orjson.loads(v) for t, _, v, _ in sent if t == "p.leads.dead-letter" and v]
+    assert all(d["error"] != "processing_error" for d in dead), dead
+    if dead:
+        assert len(dead) == 1 and dead[0]["error"] in CODES
+        assert MARK not in dead[0]["detail"]
+        assert not store, "a dead-lettered message changed state"
+        return
+    event = parse_event(raw, topic)
+    if key is not None:
+        assert key == event.lead_id.encode(), "a message whose key differs was applied"
+    if partition != partition_for(event.lead_id, PARTITIONS):
+        assert [s[0] for s in sent] == [f"p.{topic}"] and not store  # re-routed, not applied
+        return
+    state = LeadState.from_bytes(store[event.lead_id])
+    check_bounded(state, Step("applied"))
+
+
+def test_key_mismatch_and_too_large_are_dead_lettered() -> None:
+    pipe, sent, store = pipeline()
+    raw = orjson.dumps(valid_doc("email.opened", lead="L1"))
+    pipe.handle(Msg("p.leads.email-opens", partition_for("L1", PARTITIONS), 1, b"L2", raw))
+    big = orjson.dumps({**valid_doc("email.opened"), "pad": "x" * 70_000})
+    pipe.handle(Msg("p.leads.email-opens", partition_for("L1", PARTITIONS), 2, b"L1", big))
+    pipe.handle(Msg("p.leads.email-opens", 0, 3, b"L1", None))  # a tombstone on an input
+    errors = [orjson.loads(v)["error"] for t, _, v, _ in sent if t == "p.leads.dead-letter" and v]
+    assert errors == ["key_mismatch", "too_large", "invalid_json"] and not store
+
+
+def test_long_ids_still_deduplicate_exactly() -> None:
+    state = LeadState("L1")
+    twins = [widest_id(1), widest_id(1)[:-1] + "x"]  # same 508-byte prefix, different ids
+    for eid in (*twins, *twins):
+        doc = valid_doc("email.clicked", eid=eid)
+        process(state, parse_event(orjson.dumps(doc), "leads.email-clicks"), MODEL, NOW)
+    assert state.events_counted == 2
