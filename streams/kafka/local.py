@@ -3,7 +3,8 @@ and the tests, run from Maven Central jars: no Docker, no Apache download site.
 
 Layout under the home (default ~/.cache/leadscore/kafka-<version>, env LEADSCORE_KAFKA_HOME):
 libs/ (the classpath, resolved once with Maven), run/ (server.properties, log4j2.properties,
-server.log, kafka.out, kafka.pid) and data/ (log.dirs, kept across restarts).
+server.log, kafka.out, kafka.pid) and data/ (log.dirs, kept across restarts). A second broker
+(the fault tests' own, on other ports) can share another home's libs/ with `libs=`.
 """
 
 from __future__ import annotations
@@ -175,10 +176,11 @@ class KafkaLayout:
     """Where everything of the local broker lives."""
 
     home: Path
+    shared_libs: Path | None = None  # another home's libs/ (one jar cache, several brokers)
 
     @property
     def libs(self) -> Path:
-        return self.home / "libs"
+        return self.shared_libs or self.home / "libs"
 
     @property
     def libs_marker(self) -> Path:
@@ -313,12 +315,14 @@ class LocalKafka:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         controller_port: int = DEFAULT_CONTROLLER_PORT,
+        libs: Path | None = None,
         say: Callable[[str], None] = _quiet,
     ) -> None:
         self.pom = pom or default_pom()
         self.version = kafka_version(self.pom)
         # Absolute: the pid check compares the broker's argv with these paths.
-        self.layout = KafkaLayout((home or default_home(self.version)).expanduser().resolve())
+        home = (home or default_home(self.version)).expanduser().resolve()
+        self.layout = KafkaLayout(home, libs.expanduser().resolve() if libs else None)
         self.host, self.port, self.controller_port = host, port, controller_port
         self.say = say
         self._proc: subprocess.Popen[bytes] | None = None
@@ -410,7 +414,7 @@ class LocalKafka:
         marker = self.layout.libs_marker
         if marker.is_file() and marker.read_text().strip() == digest:
             return self.layout.libs
-        partial = self.layout.home / "libs.partial"
+        partial = self.layout.libs.with_name("libs.partial")  # same filesystem as libs/
         shutil.rmtree(partial, ignore_errors=True)
         mvn = find_maven()
         self.say(f"resolving Kafka {self.version} jars with Maven into {self.layout.libs}")

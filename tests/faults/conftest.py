@@ -1,0 +1,38 @@
+"""Fixtures of the fault suite: its own broker (restartable), per-test prefixes, the stream."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.broker import FaultBroker
+from tests.faults.harness import SeededStream, seeded_stream
+
+
+@pytest.fixture(scope="session")
+def fault_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBroker]:
+    """A broker of the suite's own on free ports (never the shared one at :9092)."""
+    broker = FaultBroker(tmp_path_factory.mktemp("fault-kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def stream() -> SeededStream:
+    """20,000 messages of 400 leads (streams.simulate when importable)."""
+    return seeded_stream()
+
+
+@pytest.fixture(scope="session")
+def small_stream() -> SeededStream:
+    """10,000 messages of 200 leads, for the scenarios that restart or run twice."""
+    return seeded_stream(events=10_000, leads=200)
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> str:
+    """Topics and app id of one test on the fault broker (which is thrown away at the end)."""
+    return f"f-{request.node.name.removeprefix('test_')[:20]}-{uuid.uuid4().hex[:6]}."

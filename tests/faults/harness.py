@@ -1,0 +1,492 @@
+"""The fault suite's stream, its expected outcome (the offline scorer) and the checks.
+
+- `SeededStream`: tens of thousands of messages from `streams.simulate.generate` (when it
+  is importable; `tests.faults.generator` otherwise), with redeliveries, out-of-order and
+  broken messages, and what `streams.offline.score_lines` makes of them.
+- `produce_all`: sends them with a plain aiokafka producer, keyed by lead id (murmur2).
+- `Outcome.collect`: reads leads.scores until every lead's latest value equals the offline
+  one (or fails after a timeout, listing the differences), then leads.alerts and
+  leads.dead-letter.
+- `Outcome.check`: final scores, alerts and dead letters against the expectation.
+
+Alerts depend on the order in which a lead's events are applied (a crossing happens at one
+event or another; guarantee 3 is about the final state only), and across input topics the
+stream's order is not the file's. So there are two references: the offline scorer on the
+file's order, and on each lead's events in the order the stream applied them (which the
+`cause_event_id` of the lead's score messages records; tombstones mark erasures). An alert
+both issue must be published (else it is lost); one neither issues must not be; and every
+alert id must be published with one content only (guarantee 4).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas.outputs import Alert
+from streams.core.model import ScoringModel
+from streams.offline import score_lines
+from streams.settings import Settings
+from tests.kafka_helpers import Consumed, kafka_settings, read_all
+from tests.worker_proc import WorkerProcess
+
+SEED = 20261101
+EVENTS = 20_000
+LEADS = 400
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # event times are the 30 days before this
+
+# Published fields a consumer compares; cause and timestamps legitimately differ.
+SCORE_FIELDS = (
+    "score",
+    "fit",
+    "engagement",
+    "validity",
+    "grade",
+    "stage",
+    "bot_flags",
+    "factors",
+    "model_version",
+    "events_counted",
+    "last_event_at",
+)
+ALERT_IGNORED = ("emitted_at",)
+
+
+@dataclass(frozen=True)
+class Msg:
+    topic: str  # contract name
+    key: bytes
+    value: bytes
+    malformed: bool
+
+
+@dataclass
+class SeededStream:
+    """The messages of one seeded run and what the offline scorer makes of them."""
+
+    messages: list[Msg]
+    source: str  # which generator made them
+    expected: dict[str, dict[str, Any] | None]  # lead -> final fields (None: erased)
+    events: dict[str, list[tuple[str, str, bytes]]]  # lead -> [(event_id, type, value)]
+    outcomes: Counter[str]
+    alerts: list[Alert]  # the offline scorer's, for the events in file order
+
+    @property
+    def malformed(self) -> int:
+        return sum(m.malformed for m in self.messages)
+
+    @property
+    def erased(self) -> set[str]:
+        """Leads erased at some point (some end with a tombstone, some come back)."""
+        kinds = {lead: {kind for _, kind, _ in events} for lead, events in self.events.items()}
+        return {lead for lead, seen in kinds.items() if "lead.erased" in seen}
+
+
+def _generate(seed: int, events: int, leads: int) -> tuple[list[Msg], str]:
+    try:
+        from streams.simulate import Faults, generate
+    except ImportError:
+        from tests.faults.generator import seeded_messages
+
+        made = seeded_messages(seed, events, leads, NOW)
+        return [Msg(*m) for m in made], "tests.faults.generator"
+    faults = Faults(duplicates=0.02, out_of_order=0.05, malformed=0.01)
+    sim = generate(seed=seed, leads=leads, events=events, faults=faults, now=NOW)
+    msgs = [Msg(e.topic, e.key, e.value, e.expected_error is not None) for e in sim]
+    return msgs, "streams.simulate"
+
+
+@cache
+def seeded_stream(seed: int = SEED, events: int = EVENTS, leads: int = LEADS) -> SeededStream:
+    messages, source = _generate(seed, events, leads)
+    valid = [m.value for m in messages if not m.malformed]
+    run = score_lines(valid, ScoringModel.load())
+    expected: dict[str, dict[str, Any] | None] = {}
+    for lead_id, state in run.states.items():
+        if state.is_marker_only:
+            expected[lead_id] = None
+        else:
+            expected[lead_id] = fields(run.scores[lead_id].model_dump(mode="json"))
+    events: dict[str, list[tuple[str, str, bytes]]] = defaultdict(list)
+    seen: set[str] = set()
+    for value in valid:
+        doc = orjson.loads(value)
+        if doc["event_id"] not in seen:
+            seen.add(doc["event_id"])
+            events[doc["lead_id"]].append((doc["event_id"], doc["type"], value))
+    return SeededStream(messages, source, expected, dict(events), run.outcomes, run.alert_log)
+
+
+def fields(score: dict[str, Any]) -> dict[str, Any]:
+    return {k: score[k] for k in SCORE_FIELDS}
+
+
+def fault_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
+    """A fault test's worker settings: its topics and app id under `prefix`, no decay sweep
+    (it changes scores at wall-clock time, legitimately)."""
+    values: dict[str, Any] = {"sweep_interval_seconds": 0, **overrides}
+    return kafka_settings(bootstrap, prefix, **values)
+
+
+# Faust reads these from the environment. A SIGKILLed member stays in the group until its
+# session times out (Faust's default: 60 s), which delays every restart and failover by as
+# much; 6 s is the broker's minimum (group.min.session.timeout.ms).
+FAST_FAILOVER_ENV = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+
+def worker(settings: Settings, log: Any, env: dict[str, str] | None = None) -> WorkerProcess:
+    return WorkerProcess(settings, log, env={**FAST_FAILOVER_ENV, **(env or {})})
+
+
+# --- producing -------------------------------------------------------------------------
+
+
+@dataclass
+class Produced:
+    """Where the broken messages landed: (full topic, partition, offset)."""
+
+    malformed: set[tuple[str, int, int]] = field(default_factory=set)
+    count: int = 0
+
+
+async def produce_all(
+    settings: Settings, messages: Sequence[Msg], produced: Produced | None = None
+) -> Produced:
+    """Send `messages` in order (acks=all, murmur2 by key, like the Java client)."""
+    produced = produced or Produced()
+    producer = AIOKafkaProducer(
+        **_client(settings), acks="all", linger_ms=5, request_timeout_ms=60_000
+    )
+    await producer.start()
+    try:
+        futures = [
+            (m, await producer.send(settings.topic(m.topic), m.value, key=m.key)) for m in messages
+        ]
+        for m, fut in futures:
+            meta = await fut
+            produced.count += 1
+            if m.malformed:
+                produced.malformed.add((meta.topic, meta.partition, meta.offset))
+    finally:
+        await producer.stop()
+    return produced
+
+
+async def wait_for_scores(
+    settings: Settings, count: int, *, quiet: float = 8.0, timeout: float = 120.0
+) -> int:
+    """Wait until leads.scores holds `count` messages (the worker's progress), or no new
+    one came for `quiet` seconds (a worker that lost some is done early); how many. A
+    trigger for the next fault, not a check: the checks come after."""
+    began = last = time.monotonic()
+    total = 0
+    async with _Reader(settings, "leads.scores") as reader:
+        while total < count and time.monotonic() - last < quiet:
+            if time.monotonic() - began > timeout:
+                raise AssertionError(f"only {total} of {count} score messages in {timeout:g} s")
+            fresh = len(await reader.poll())
+            if fresh:
+                total, last = total + fresh, time.monotonic()
+    return total
+
+
+def _client(settings: Settings) -> dict[str, Any]:
+    from streams.kafka.clients import client_kwargs
+
+    return client_kwargs(kafka_settings(settings.kafka_bootstrap))
+
+
+# --- collecting and checking -----------------------------------------------------------
+
+
+def diff_scores(
+    latest: dict[str, dict[str, Any] | None], expected: dict[str, dict[str, Any] | None]
+) -> list[str]:
+    """One line per lead whose latest value on leads.scores is not the expected one."""
+    problems = []
+    for lead_id, want in expected.items():
+        if lead_id not in latest:
+            problems.append(f"{lead_id}: no score at all (want {_brief(want)})")
+            continue
+        got = latest[lead_id]
+        if want is None and got is not None:
+            problems.append(f"{lead_id}: want a tombstone, got {_brief(fields(got))}")
+        elif want is not None and got is None:
+            problems.append(f"{lead_id}: want {_brief(want)}, got a tombstone")
+        elif want is not None and got is not None and fields(got) != want:
+            delta = {k: (got[k], want[k]) for k in SCORE_FIELDS if got[k] != want[k]}
+            problems.append(f"{lead_id}: (got, want) {delta}")
+    problems += [f"{k}: unexpected lead on leads.scores" for k in latest if k not in expected]
+    return problems
+
+
+def _brief(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "tombstone"
+    return f"score {value['score']}, events_counted {value['events_counted']}"
+
+
+class _Reader:
+    """Reads one topic from the beginning, all partitions, no group."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            settings.topic(topic),
+            **_client(settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+            request_timeout_ms=60_000,
+        )
+
+    async def __aenter__(self) -> _Reader:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def poll(self, timeout_ms: int = 300) -> list[Consumed]:
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
+        return [
+            Consumed(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+            for batch in batches.values()
+            for m in batch
+        ]
+
+
+@dataclass
+class Outcome:
+    """What the stream published, and the figures the report needs."""
+
+    scores: list[Consumed]
+    alerts: list[Consumed]
+    dead_letters: list[Consumed]
+    seconds: float
+
+    @classmethod
+    async def collect(
+        cls,
+        settings: Settings,
+        stream: SeededStream,
+        *,
+        timeout: float,
+        workers: Iterable[WorkerProcess] = (),
+        while_waiting: Callable[[int], None] | None = None,
+    ) -> Outcome:
+        """Read leads.scores until every lead's latest value is the expected one. The
+        failure after `timeout` lists the differences and the workers' log tails."""
+        began = time.monotonic()
+        seen: list[Consumed] = []
+        latest: dict[str, dict[str, Any] | None] = {}
+        problems = ["nothing read yet"]
+        async with _Reader(settings, "leads.scores") as reader:
+            while problems:
+                if time.monotonic() - began > timeout:
+                    raise AssertionError(
+                        _not_converged(settings, stream, problems, seen, timeout, workers)
+                    )
+                fresh = await reader.poll()
+                for record in fresh:
+                    latest[record.key_text or ""] = record.json()
+                seen.extend(fresh)
+                if fresh or problems == ["nothing read yet"]:
+                    problems = diff_scores(latest, stream.expected)
+                if while_waiting is not None:
+                    while_waiting(len(seen))
+            seconds = time.monotonic() - began
+            # Whatever the workers still had in flight (replays, re-publications) lands now.
+            quiet_since = time.monotonic()
+            while time.monotonic() - quiet_since < 3.0:
+                fresh = await reader.poll()
+                if fresh:
+                    seen.extend(fresh)
+                    quiet_since = time.monotonic()
+        alerts = await read_all(settings.kafka_bootstrap, settings.topic("leads.alerts"))
+        dead = await read_all(settings.kafka_bootstrap, settings.topic("leads.dead-letter"))
+        return cls(seen, alerts, dead, seconds)
+
+    def check(self, stream: SeededStream, produced: Produced) -> Report:
+        """Every check of the suite; raises AssertionError with the figures on failure."""
+        report = Report(stream=stream, outcome=self, produced=produced)
+        latest: dict[str, dict[str, Any] | None] = {}
+        for record in self.scores:
+            latest[record.key_text or ""] = record.json()
+        report.score_problems = diff_scores(latest, stream.expected)
+        report.check_alerts()
+        report.check_dead_letters()
+        return report
+
+
+def _not_converged(
+    settings: Settings,
+    stream: SeededStream,
+    problems: list[str],
+    seen: list[Consumed],
+    timeout: float,
+    workers: Iterable[WorkerProcess],
+) -> str:
+    lines = [
+        f"leads.scores under {settings.topic_prefix} did not converge to the offline scores "
+        f"within {timeout:g} s: {len(problems)} of {len(stream.expected)} leads differ "
+        f"after {len(seen)} score messages; first ones:",
+        *(f"  {p}" for p in problems[:15]),
+    ]
+    for n, w in enumerate(workers):
+        lines += [f"--- worker {n} log ({w.log_path}), last lines:", w.tail(25)]
+    return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    """Figures and problems of one fault run."""
+
+    stream: SeededStream
+    outcome: Outcome
+    produced: Produced
+    faults: list[str] = field(default_factory=list)
+    score_problems: list[str] = field(default_factory=list)
+    alert_conflicts: dict[str, int] = field(default_factory=dict)  # id -> distinct contents
+    alerts_missing: list[str] = field(default_factory=list)
+    alerts_unexpected: list[str] = field(default_factory=list)
+    alerts_different: list[str] = field(default_factory=list)
+    alert_ids: int = 0
+    expected_alerts: int = 0
+    dead_letters_missing: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    # --- alerts ----------------------------------------------------------------------
+
+    def check_alerts(self) -> None:
+        """Per alert id one content; no alert lost, none unexpected.
+
+        An alert is lost when the offline scorer issues it both for the file's order and for
+        the stream's order of each lead's events; unexpected when neither does. (A lead
+        whose score dips by the hysteresis and rises again can cross a threshold once more
+        in one order than in another; those ids are not judged.) Contents are compared with
+        the stream-order reference as a figure: a crash loses intermediate score messages,
+        and with them the exact order of the events around it.
+        """
+        contents: dict[str, set[bytes]] = defaultdict(set)
+        for record in self.outcome.alerts:
+            doc = record.json()
+            contents[doc["alert_id"]].add(_canonical(doc))
+        self.alert_ids = len(contents)
+        self.alert_conflicts = {k: len(v) for k, v in contents.items() if len(v) > 1}
+        in_order = {a["alert_id"]: _canonical(a) for a in self.reference_alerts()}
+        as_filed = {a.alert_id for a in self.stream.alerts}
+        self.expected_alerts = len(in_order.keys() & as_filed)
+        self.alerts_missing = sorted((in_order.keys() & as_filed) - contents.keys())
+        self.alerts_unexpected = sorted(contents.keys() - in_order.keys() - as_filed)
+        self.alerts_different = sorted(
+            k for k in in_order.keys() & contents.keys() if contents[k] != {in_order[k]}
+        )
+        if in_order.keys() != as_filed:
+            self.notes.append(
+                f"order-dependent alert ids (not judged): {len(in_order.keys() ^ as_filed)}"
+            )
+
+    def reference_alerts(self) -> list[dict[str, Any]]:
+        """The offline scorer's alerts for each lead's events in the stream's order."""
+        order = applied_order(self.outcome.scores)
+        lines: list[bytes] = []
+        for lead_id, events in self.stream.events.items():
+            lines += _in_stream_order(events, order.get(lead_id, []))
+        run = score_lines(lines, ScoringModel.load())
+        return [a.model_dump(mode="json") for a in run.alert_log]
+
+    # --- dead letters ----------------------------------------------------------------
+
+    def check_dead_letters(self) -> None:
+        got = {
+            (d["source_topic"], d["partition"], d["offset"])
+            for d in (r.json() for r in self.outcome.dead_letters)
+        }
+        self.dead_letters_missing = len(self.produced.malformed - got)
+
+    # --- verdict ---------------------------------------------------------------------
+
+    @property
+    def problems(self) -> list[str]:
+        out = [f"score: {p}" for p in self.score_problems[:20]]
+        out += [f"alert {k}: published with {n} different contents" for k, n in
+                list(self.alert_conflicts.items())[:10]]  # fmt: skip
+        out += [f"alert {k}: never published (lost)" for k in self.alerts_missing[:10]]
+        out += [f"alert {k}: published, not in the reference" for k in self.alerts_unexpected[:10]]
+        if self.dead_letters_missing:
+            out.append(f"{self.dead_letters_missing} broken messages were not dead-lettered")
+        return out
+
+    def summary(self) -> str:
+        o = self.outcome
+        causes = Counter(d["cause_event_id"] for d in (r.json() for r in o.scores) if d is not None)
+        repeated = sum(n - 1 for n in causes.values() if n > 1)
+        lines = [
+            f"stream: {len(self.stream.messages)} messages from {self.stream.source} "
+            f"({self.stream.malformed} broken), {len(self.stream.expected)} leads, offline "
+            f"outcomes {dict(self.stream.outcomes)}",
+            f"faults: {'; '.join(self.faults) or 'none'}",
+            f"scores: {len(o.scores)} messages, {len(causes)} distinct causes, {repeated} "
+            f"repeated (re-published or replayed), converged in {o.seconds:.1f} s; "
+            f"{len(self.score_problems)} leads differ from offline",
+            f"alerts: {len(o.alerts)} messages, {self.alert_ids} ids "
+            f"({len(o.alerts) - self.alert_ids} repeats), reference {self.expected_alerts}; "
+            f"{len(self.alerts_missing)} lost, {len(self.alerts_unexpected)} unexpected, "
+            f"{len(self.alert_conflicts)} ids with conflicting contents; "
+            f"{len(self.alerts_different)} differ in content from the stream-order reference",
+            f"dead letters: {len(o.dead_letters)} messages for {len(self.produced.malformed)} "
+            f"broken inputs; {self.dead_letters_missing} missing",
+            *self.notes,
+        ]
+        return "\n".join(lines)
+
+    def assert_clean(self) -> None:
+        print("\n" + self.summary())
+        problems = self.problems
+        assert not problems, self.summary() + "\nproblems:\n" + "\n".join(problems)
+
+
+def _canonical(alert: dict[str, Any]) -> bytes:
+    kept = {k: v for k, v in alert.items() if k not in ALERT_IGNORED}
+    return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+
+
+def applied_order(scores: Sequence[Consumed]) -> dict[str, list[str | None]]:
+    """Per lead, the event ids in the order the stream first applied them (from the score
+    messages' cause_event_id); None where a tombstone (an erasure) was published."""
+    order: dict[str, list[str | None]] = defaultdict(list)
+    seen: set[str] = set()
+    for record in scores:
+        lead_id = record.key_text or ""
+        doc = record.json()
+        if doc is None:
+            order[lead_id].append(None)
+        elif doc["cause_event_id"] and doc["cause_event_id"] not in seen:
+            seen.add(doc["cause_event_id"])
+            order[lead_id].append(doc["cause_event_id"])
+    return order
+
+
+def _in_stream_order(events: list[tuple[str, str, bytes]], order: list[str | None]) -> list[bytes]:
+    """A lead's events: first those the stream applied, in its order (each tombstone takes
+    the lead's next erasure), then the rest (duplicates, ignored) in file order."""
+    by_id = {eid: value for eid, _kind, value in events}
+    erasures = [eid for eid, kind, _value in events if kind == "lead.erased"]
+    placed: dict[str, None] = {}  # ordered set
+    for item in order:
+        if item is None:
+            if erasures:
+                placed[erasures.pop(0)] = None
+        elif item in by_id:
+            placed[item] = None
+    rest = [eid for eid, _kind, _value in events if eid not in placed]
+    return [by_id[eid] for eid in [*placed, *rest]]

@@ -1,0 +1,104 @@
+"""Two workers share the partitions; one is SIGKILLed and the other takes over its partitions
+and their table state (from the changelog, or from its standby copy)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+from tests.faults.broker import FaultBroker
+from tests.faults.harness import (
+    FAST_FAILOVER_ENV,
+    Outcome,
+    Produced,
+    SeededStream,
+    fault_settings,
+    produce_all,
+    wait_for_scores,
+    worker,
+)
+from tests.kafka_helpers import create_contract_topics, read_all
+from tests.worker_proc import WorkerProcess, free_port
+
+pytestmark = [pytest.mark.faults, pytest.mark.kafka]
+
+
+def takeover_seconds(survivor: WorkerProcess, since: float, timeout: float = 60.0) -> float:
+    """Seconds from `since` (the kill) until the survivor is ready again after the
+    rebalance that gives it the dead worker's partitions (/readyz: 503, then 200)."""
+    rebalanced = False
+    while time.monotonic() - since < timeout:
+        ready = survivor.get("/readyz")[0] == 200
+        if rebalanced and ready:
+            return time.monotonic() - since
+        rebalanced = rebalanced or not ready
+        time.sleep(0.1)
+    raise AssertionError(f"no takeover within {timeout:g} s:\n{survivor.tail()}")
+
+
+async def check_routing(settings: Settings, stream: SeededStream, *workers: WorkerProcess) -> None:
+    """GET /leads/{id} answers on every worker for every lead, the other worker's included
+    (Faust's table_route proxies to the owner; its /router pages are off)."""
+    scores = await read_all(settings.kafka_bootstrap, settings.topic("leads.scores"), settle=0.3)
+    scored = sorted({r.key_text for r in scores if r.key_text} - stream.erased)[:40]
+    assert len(scored) >= 20, f"only {len(scored)} leads scored so far"
+    for worker_ in workers:
+        answers = {lead: worker_.get(f"/leads/{lead}") for lead in scored}
+        wrong = {k: v for k, v in answers.items() if v[0] != 200 or k.encode() not in v[1]}
+        assert not wrong, f"{worker_.url}: {len(wrong)} of {len(scored)} lookups failed: {wrong}"
+
+
+@pytest.mark.parametrize("standby", [0, 1], ids=["standby0", "standby1"])
+async def test_survivor_takes_over_partitions_and_state(
+    fault_broker: FaultBroker,
+    small_stream: SeededStream,
+    prefix: str,
+    tmp_path: Path,
+    standby: int,
+) -> None:
+    stream = small_stream
+
+    def settings_for(name: str) -> Settings:
+        return fault_settings(
+            fault_broker.bootstrap,
+            prefix,  # one app id: one consumer group
+            data_dir=tmp_path / name,
+            web_port=free_port(),
+            standby_replicas=standby,
+        )
+
+    settings = settings_for("a")
+    await create_contract_topics(fault_broker.bootstrap, prefix)
+    a = await asyncio.to_thread(worker(settings, tmp_path / "a.log").start)
+    b = await asyncio.to_thread(worker(settings_for("b"), tmp_path / "b.log").start)
+    produced = Produced()
+    try:
+        half = len(stream.messages) // 2
+        await produce_all(settings, stream.messages[:half], produced)
+        await wait_for_scores(settings, half // 2)
+        await check_routing(settings, stream, a, b)
+        # The kill comes while both work through the second half.
+        await produce_all(settings, stream.messages[half:], produced)
+        await wait_for_scores(settings, half + half // 4)
+        a.kill()
+        killed = time.monotonic()
+        took = asyncio.create_task(asyncio.to_thread(takeover_seconds, b, killed))
+        outcome = await Outcome.collect(settings, stream, timeout=120, workers=[a, b])
+        converged = time.monotonic() - killed
+        assert b.alive(), f"the survivor died:\n{b.tail()}"
+        takeover = await took
+    finally:
+        a.kill()
+        b.stop()
+    report = outcome.check(stream, produced)
+    session = FAST_FAILOVER_ENV["BROKER_SESSION_TIMEOUT"]
+    report.faults = [
+        f"2 workers, standby replicas {standby}: SIGKILL of one at 5/8 of the stream; "
+        f"the survivor took its partitions over {takeover:.1f} s later (session timeout "
+        f"{session} s) and converged {converged:.1f} s after the kill"
+    ]
+    report.assert_clean()
