@@ -1,0 +1,139 @@
+"""The pure scoring core alone, in a fresh process on one core: no Kafka, no Faust.
+
+Per event it does what the worker's handler does around the core: parse_event (JSON +
+validation), read the lead's state blob from a dict (the table) and LeadState.from_bytes,
+process (apply + score + outputs), LeadState.to_bytes and store the blob. A second loop
+times the whole handler (Pipeline.handle with an in-memory store and a no-op send: also
+the partition check, encoding the outputs and the Prometheus metrics).
+
+Times are the process's CPU time (time.process_time), not wall time: on a shared 2-core
+machine the wall clock also counts whatever else runs. The best of the repeats is kept
+(the least disturbed).
+
+Run as `python -m bench.core EVENTS_FILE REPEATS PARTITIONS`; prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.codec import DecodeError, parse_event
+from streams.core.model import ScoringModel
+from streams.core.state import LeadState
+from streams.core.step import process
+from streams.kafka.partitioning import partition_for
+
+Event = tuple[str, bytes, bytes]  # (contract topic, key, value)
+
+
+def core_pass(events: list[Event], model: ScoringModel) -> tuple[float, dict[str, bytes]]:
+    """CPU seconds for one pass over `events` from empty state, and the final blobs."""
+    store: dict[str, bytes] = {}
+    now = datetime.now(UTC)
+    started = time.process_time()
+    for topic, _key, value in events:
+        try:
+            event = parse_event(value, topic)
+        except DecodeError:
+            continue
+        raw = store.get(event.lead_id)
+        state = LeadState(event.lead_id) if raw is None else LeadState.from_bytes(raw)
+        step = process(state, event, model, now)
+        if step.outcome == "applied":
+            store[event.lead_id] = state.to_bytes()
+    return time.process_time() - started, store
+
+
+@dataclass
+class _Msg:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float
+
+
+def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> float:
+    """CPU seconds for Pipeline.handle over `events` (in-memory table, outputs dropped)."""
+    from streams.app.pipeline import Pipeline
+
+    def send(topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
+        return None
+
+    names = {t: t for t, _k, _v in events}
+    pipeline = Pipeline(
+        topics=names,
+        scores_topic="leads.scores",
+        alerts_topic="leads.alerts",
+        dead_letter_topic="leads.dead-letter",
+        partitions=partitions,
+        max_message_bytes=65536,
+        model=model,
+        send=send,
+        store={},
+    )
+    messages = [
+        _Msg(t, partition_for(k.decode(), partitions), n, k, v, time.time())
+        for n, (t, k, v) in enumerate(events)
+    ]
+    started = time.process_time()
+    for msg in messages:
+        pipeline.handle(msg)
+    return time.process_time() - started
+
+
+def sizes(store: dict[str, bytes]) -> dict[str, Any]:
+    lengths = sorted(len(b) for b in store.values())
+    if not lengths:
+        return {"leads": 0}
+    return {
+        "leads": len(lengths),
+        "median": lengths[len(lengths) // 2],
+        "p95": lengths[min(len(lengths) - 1, int(len(lengths) * 0.95))],
+        "mean": round(statistics.fmean(lengths), 1),
+        "max": lengths[-1],
+    }
+
+
+def main(path: str, repeats: int, partitions: int) -> dict[str, Any]:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})  # one core
+    events: list[Event] = pickle.loads(Path(path).read_bytes())
+    model = ScoringModel.load()
+    core_times, handler_times = [], []
+    store: dict[str, bytes] = {}
+    for _ in range(repeats):
+        gc.collect()
+        seconds, store = core_pass(events, model)
+        core_times.append(seconds)
+        gc.collect()
+        handler_times.append(handler_pass(events, model, partitions))
+    core_s, handler_s = min(core_times), min(handler_times)
+    return {
+        "events": len(events),
+        "core_eps": len(events) / core_s,
+        "core_eps_runs": [round(len(events) / t) for t in core_times],
+        "handler_eps": len(events) / handler_s,
+        "handler_eps_runs": [round(len(events) / t) for t in handler_times],
+        "state_bytes": sizes(store),
+        "blobs": list(store.values()),
+    }
+
+
+if __name__ == "__main__":
+    result = main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    blobs = result.pop("blobs")
+    Path(sys.argv[1] + ".blobs").write_bytes(pickle.dumps(blobs))
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")

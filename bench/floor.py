@@ -1,0 +1,99 @@
+"""Faust's own floor for leadscore's shape: the worker's app with the processing taken out.
+
+Same broker settings and TUNING, same RocksDB table (raw bytes, use_partitioner), same
+Prometheus sensors, one agent over the six input topics; per message it does the I/O of an
+applied event and nothing else: read the lead's table entry, write it back (a changelog
+message), send one message to the scores topic. What the real worker does beyond this is
+leadscore's code; what this costs is Faust's.
+
+The table values and score messages are padded to the sizes the real worker writes
+(BENCH_FLOOR_STATE_BYTES, BENCH_FLOOR_SCORE_BYTES: the run's median state blob and score
+message), so the floor moves as many bytes through RocksDB and Kafka as the worker does.
+
+Run as `python -m bench.floor` with the worker's LEADSCORE_* environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.web import Request, Response, View
+
+from streams.app.worker import TUNING, broker_credentials, is_ready
+from streams.kafka.topics import INPUT_TOPICS, SCORES
+from streams.settings import Settings
+
+
+def create_floor_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_tables_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=settings.standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        **TUNING,
+    )
+    table = app.Table(
+        "leads",
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        use_partitioner=True,
+    )
+    scores = app.topic(settings.topic(SCORES))
+    source = app.topic(*(settings.topic(t) for t in INPUT_TOPICS))
+    state_bytes = int(os.environ.get("BENCH_FLOOR_STATE_BYTES", "0"))
+    score_bytes = int(os.environ.get("BENCH_FLOOR_SCORE_BYTES", "0"))
+
+    def sized(value: bytes, size: int) -> bytes:
+        if size <= 0 or not value:
+            return value
+        return (value * (size // len(value) + 1))[:size]
+
+    async def io_only(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            key = message.key or b""
+            value = message.value or b""
+            table.on_key_get(key)
+            table.data.get(key)
+            table[key] = sized(value, state_bytes)
+            scores.send_soon(key=key, value=sized(value, score_bytes))
+
+    app.agent(source, name="score_events")(io_only)
+
+    @app.page("/readyz")
+    class Ready(View):
+        async def get(self, request: Request) -> Response:
+            ready = is_ready(app)
+            return self.json({"ready": ready}, status=200 if ready else 503)
+
+    setup_prometheus_sensors(app, name_prefix="leadscore_faust")
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    app = create_floor_app(settings)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

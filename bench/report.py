@@ -1,0 +1,99 @@
+"""The printed table and bench/results/latest.json."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def _n(x: float | None, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def render(r: dict[str, Any]) -> str:
+    p, m = r["parameters"], r["machine"]
+    thr = r["throughput"]
+    lim_runs = ", ".join(_n(x["eps"]) for x in thr["limit_runs"])
+    pipe_runs = ", ".join(_n(x["eps"]) for x in thr["pipeline_runs"])
+    lat = r["latency"]
+    core, state = r["core"], r["core"]["state_bytes"]
+    wm = r.get("worker_memory", {})
+    rows: list[tuple[str, str, str]] = [
+        ("raw aiokafka limit", f"{_n(r['limit_eps'])} ev/s", f"median of {lim_runs}"),
+        ("leadscore worker", f"{_n(r['pipeline_eps'])} ev/s", f"median of {pipe_runs}"),
+        ("ratio worker / limit", f"{r['ratio']:.3f}", "goal >= 0.50"),
+        (
+            "faust floor (I/O only)",
+            f"{_n(r['faust_floor_eps'])} ev/s",
+            "the worker's app, table and sends, no processing (1 run)",
+        ),
+        (
+            "CPU per event",
+            " / ".join(f"{_n(v)}" for v in r["cpu_us_per_event"].values()) + " us",
+            "limit / worker / faust floor (process CPU time, all threads)",
+        ),
+        (
+            "latency p50 / p95 / p99",
+            f"{_n(lat['p50_ms'])} / {_n(lat['p95_ms'])} / {_n(lat['p99_ms'])} ms",
+            f"at {_n(lat['rate'])} ev/s offered ({lat['matched']} events matched)",
+        ),
+        ("pure core (1 core)", f"{_n(core['core_eps'])} ev/s", "parse + process + state bytes"),
+        ("handler (1 core)", f"{_n(core['handler_eps'])} ev/s", "Pipeline.handle, no Kafka"),
+        (
+            "state bytes per lead",
+            f"{_n(state['median'])} median",
+            f"p95 {_n(state['p95'])}, max {_n(state['max'])}, {state['leads']:,} leads",
+        ),
+    ]
+    if wm:
+        rows.append(
+            (
+                "worker RSS after its run",
+                f"{_n(wm['rss_mb'])} MiB",
+                f"{wm['leads']:,} leads, peak {_n(wm['peak_rss_mb'])} MiB",
+            )
+        )
+    for probe in r.get("memory_probes", []):
+        rows.append(
+            (
+                f"RSS with {probe['leads']:,} leads",
+                f"{_n(probe['rss_mb'])} MiB",
+                f"RocksDB layout of the table; peak {_n(probe['peak_rss_mb'])} MiB, "
+                f"{_n(probe['disk_mb'])} MiB on disk",
+            )
+        )
+    if "pipeline_equals_offline" in r:
+        ok = r["pipeline_equals_offline"]
+        rows.append(("final scores = offline", "yes" if ok["ok"] else "NO", ok["detail"]))
+    if "scale_out" in r:
+        so = r["scale_out"]
+        rows.append(
+            (
+                f"{so['workers']} workers, one group",
+                f"{_n(so['eps'])} ev/s",
+                f"partitions {so['partitions_per_worker']}, events {so['events_per_worker']}, "
+                f"final scores = offline: {'yes' if so['equals_offline']['ok'] else 'NO'}",
+            )
+        )
+    width = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        f"leadscore bench: {p['events']:,} events ({p['leads']:,} leads), "
+        f"{p['partitions']} partitions, {p['repeats']} repetition(s), "
+        f"messages {r['message_bytes']['median']} B median",
+        f"machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
+        f"Kafka {m['kafka']}, faust-streaming {m['faust_streaming']}, aiokafka {m['aiokafka']}",
+        "",
+    ]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip())
+    return "\n".join(lines)
