@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         300.0, ge=0, description="decay sweep period; 0 disables it"
     )
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
+    session_timeout_seconds: float = Field(
+        60.0, ge=6, description="consumer group session timeout: how long a dead worker holds"
+    )
+    heartbeat_interval_seconds: float = Field(3.0, gt=0, description="group heartbeat period")
     webhook_url: str | None = Field(None, description="optional alert webhook (Slack-style)")
     webhook_max_attempts: int = Field(5, ge=1, le=20, description="POSTs per alert")
     webhook_backoff_seconds: float = Field(0.5, gt=0, description="wait before the 1st retry")

@@ -99,6 +99,8 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         table_standby_replicas=settings.standby_replicas,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",

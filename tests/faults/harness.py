@@ -136,10 +136,13 @@ def fault_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
     return kafka_settings(bootstrap, prefix, **values)
 
 
-# Faust reads these from the environment. A SIGKILLed member stays in the group until its
-# session times out (Faust's default: 60 s), which delays every restart and failover by as
-# much; 6 s is the broker's minimum (group.min.session.timeout.ms).
-FAST_FAILOVER_ENV = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
+# A SIGKILLed member stays in the group until its session times out (default 60 s), which
+# delays every restart and failover by as much; 6 s is the broker's minimum
+# (group.min.session.timeout.ms).
+FAST_FAILOVER_ENV = {
+    "LEADSCORE_SESSION_TIMEOUT_SECONDS": "6",
+    "LEADSCORE_HEARTBEAT_INTERVAL_SECONDS": "1",
+}
 
 
 def worker(settings: Settings, log: Any, env: dict[str, str] | None = None) -> WorkerProcess:

@@ -95,7 +95,7 @@ async def test_survivor_takes_over_partitions_and_state(
         a.kill()
         b.stop()
     report = outcome.check(stream, produced)
-    session = FAST_FAILOVER_ENV["BROKER_SESSION_TIMEOUT"]
+    session = FAST_FAILOVER_ENV["LEADSCORE_SESSION_TIMEOUT_SECONDS"]
     report.faults = [
         f"2 workers, standby replicas {standby}: SIGKILL of one at 5/8 of the stream; "
         f"the survivor took its partitions over {takeover:.1f} s later (session timeout "
