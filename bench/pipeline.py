@@ -21,23 +21,9 @@ import orjson
 
 from bench.kafkaio import Offsets, Rec, end_offsets, read_range, wait_committed
 from bench.proc import Worker, free_port
+from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from streams.kafka.topics import SCORES
 from streams.settings import Settings
-
-# Fields a consumer of leads.scores compares; cause and timestamps legitimately differ.
-SCORE_FIELDS = (
-    "score",
-    "fit",
-    "engagement",
-    "validity",
-    "grade",
-    "stage",
-    "bot_flags",
-    "factors",
-    "model_version",
-    "events_counted",
-    "last_event_at",
-)
 
 
 @dataclass

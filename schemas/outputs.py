@@ -98,3 +98,21 @@ class DeadLetter(Output):
     error: DeadLetterError
     detail: str
     received_at: UtcDatetime
+
+
+# The ScoreUpdate fields decided by the lead's state alone: what a consumer compares across
+# runs (the stream vs the offline scorer, before vs after a crash). `cause_event_id` and
+# `updated_at` legitimately differ.
+SCORE_STATE_FIELDS: tuple[str, ...] = (
+    "score",
+    "fit",
+    "engagement",
+    "validity",
+    "grade",
+    "stage",
+    "bot_flags",
+    "factors",
+    "model_version",
+    "events_counted",
+    "last_event_at",
+)

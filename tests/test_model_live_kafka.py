@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,12 +16,9 @@ from tests.kafka_helpers import (
     Consumed,
     Record,
     consume_until,
-    create_contract_topics,
-    delete_topics_with_prefixes,
-    kafka_settings,
     produce,
 )
-from tests.worker_proc import WorkerProcess, free_port
+from tests.worker_proc import WorkerProcess, module_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -30,25 +26,16 @@ DEFAULT_MODEL = resources.files("streams.core").joinpath("default_model.yaml").r
 
 
 @pytest.fixture(scope="module")
-def settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    prefix = f"t-live-{uuid.uuid4().hex[:8]}."
-    s = kafka_settings(
-        kafka_bootstrap,
-        prefix,
-        data_dir=tmp_path_factory.mktemp("worker"),
-        web_port=free_port(),
-        sweep_interval_seconds=2,
-    )
-    asyncio.run(create_contract_topics(kafka_bootstrap, prefix))
-    yield s
-    asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, [prefix]))
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    with module_worker(kafka_bootstrap, tmp_path_factory, "live", sweep_interval_seconds=2) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(settings, tmp_path_factory.mktemp("logs") / "worker.log").start()
-    yield proc
-    proc.stop()
+def settings(worker: WorkerProcess) -> Settings:
+    return worker.settings
 
 
 def click(lead_id: str, eid: str, when: datetime) -> bytes:

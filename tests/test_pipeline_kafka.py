@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from streams.core.model import ScoringModel
 from streams.kafka.partitioning import partition_for
 from streams.offline import score_lines, topic_for
@@ -24,52 +25,25 @@ from tests.kafka_helpers import (
     Consumed,
     Record,
     consume_until,
-    create_contract_topics,
-    delete_topics_with_prefixes,
-    kafka_settings,
     produce,
     read_all,
 )
-from tests.worker_proc import WorkerProcess, free_port
+from tests.worker_proc import WorkerProcess, module_worker
 
 pytestmark = pytest.mark.kafka
 
-# Fields a consumer compares; cause and timestamps legitimately differ.
-SCORE_FIELDS = (
-    "score",
-    "fit",
-    "engagement",
-    "validity",
-    "grade",
-    "stage",
-    "bot_flags",
-    "factors",
-    "model_version",
-    "events_counted",
-    "last_event_at",
-)
+
+@pytest.fixture(scope="module")
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    with module_worker(kafka_bootstrap, tmp_path_factory, "pipeline") as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    prefix = f"t-pipeline-{uuid.uuid4().hex[:8]}."
-    s = kafka_settings(
-        kafka_bootstrap,
-        prefix,
-        data_dir=tmp_path_factory.mktemp("worker"),
-        web_port=free_port(),
-        sweep_interval_seconds=0,
-    )
-    asyncio.run(create_contract_topics(kafka_bootstrap, prefix))
-    yield s
-    asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, [prefix]))
-
-
-@pytest.fixture(scope="module")
-def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(settings, tmp_path_factory.mktemp("logs") / "worker.log").start()
-    yield proc
-    proc.stop()
+def settings(worker: WorkerProcess) -> Settings:
+    return worker.settings
 
 
 def lead(name: str) -> str:

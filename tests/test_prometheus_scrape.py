@@ -9,7 +9,6 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,12 +19,9 @@ import yaml
 from streams.settings import Settings
 from tests.kafka_helpers import (
     Record,
-    create_contract_topics,
-    delete_topics_with_prefixes,
-    kafka_settings,
     produce,
 )
-from tests.worker_proc import WorkerProcess, free_port
+from tests.worker_proc import WorkerProcess, free_port, module_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -37,19 +33,8 @@ RULES = ROOT / "deploy" / "prometheus" / "rules" / "leadscore.rules.yml"
 def worker(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
-    prefix = f"t-scrape-{uuid.uuid4().hex[:8]}."
-    settings = kafka_settings(
-        kafka_bootstrap,
-        prefix,
-        data_dir=tmp_path_factory.mktemp("worker"),
-        web_port=free_port(),
-        sweep_interval_seconds=0,
-    )
-    asyncio.run(create_contract_topics(kafka_bootstrap, prefix))
-    proc = WorkerProcess(settings, tmp_path_factory.mktemp("logs") / "worker.log").start()
-    yield proc
-    proc.stop()
-    asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, [prefix]))
+    with module_worker(kafka_bootstrap, tmp_path_factory, "scrape") as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

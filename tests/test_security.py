@@ -19,14 +19,11 @@ from tests.kafka_helpers import (
     Consumed,
     Record,
     consume_until,
-    create_contract_topics,
-    delete_topics_with_prefixes,
-    kafka_settings,
     produce,
     read_all,
 )
 from tests.test_hostile_input import widest_id
-from tests.worker_proc import WorkerProcess, free_port
+from tests.worker_proc import WorkerProcess, module_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -41,26 +38,16 @@ FAUST_PAGES = (
 
 
 @pytest.fixture(scope="module")
-def settings(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    prefix = f"t-security-{uuid.uuid4().hex[:8]}."
-    s = kafka_settings(
-        kafka_bootstrap,
-        prefix,
-        data_dir=tmp_path_factory.mktemp("worker"),
-        web_port=free_port(),
-        sweep_interval_seconds=0,
-        log_level="DEBUG",  # the most the worker can say
-    )
-    asyncio.run(create_contract_topics(kafka_bootstrap, prefix))
-    yield s
-    asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, [prefix]))
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    with module_worker(kafka_bootstrap, tmp_path_factory, "security", log_level="DEBUG") as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(settings, tmp_path_factory.mktemp("logs") / "worker.log").start()
-    yield proc
-    proc.stop()
+def settings(worker: WorkerProcess) -> Settings:
+    return worker.settings
 
 
 def doc(kind: str, lead: str, eid: str, minutes: float = 0, **fields: Any) -> bytes:

@@ -31,12 +31,9 @@ from tests.kafka_helpers import (
     Consumed,
     Record,
     consume_until,
-    create_contract_topics,
-    delete_topics_with_prefixes,
-    kafka_settings,
     produce,
 )
-from tests.worker_proc import WorkerProcess, free_port
+from tests.worker_proc import WorkerProcess, free_port, module_worker
 
 FLAKY_FAILURES = 2  # a flaky-* alert fails this many times, then succeeds
 MAX_ATTEMPTS = 3
@@ -199,29 +196,18 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def settings(
+def worker(
     kafka_bootstrap: str, receiver: Receiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    prefix = f"t-webhook-{uuid.uuid4().hex[:8]}."
-    s = kafka_settings(
-        kafka_bootstrap,
-        prefix,
-        data_dir=tmp_path_factory.mktemp("worker"),
-        web_port=free_port(),
-        sweep_interval_seconds=0,
-        webhook_url=receiver.url,
-    )
-    asyncio.run(create_contract_topics(kafka_bootstrap, prefix))
-    yield s
-    asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, [prefix]))
+) -> Iterator[WorkerProcess]:
+    with module_worker(
+        kafka_bootstrap, tmp_path_factory, "webhook", env=WEBHOOK_ENV, webhook_url=receiver.url
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    log = tmp_path_factory.mktemp("logs") / "worker.log"
-    proc = WorkerProcess(settings, log, env=WEBHOOK_ENV).start()
-    yield proc
-    proc.stop()
+def settings(worker: WorkerProcess) -> Settings:
+    return worker.settings
 
 
 async def make_mql(settings: Settings, lead: str) -> None:

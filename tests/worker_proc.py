@@ -6,12 +6,45 @@ are AssertionErrors, which pytest reports with the worker's log.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
 from streams.worker_process import WorkerProcess as _WorkerProcess
 from streams.worker_process import free_port, settings_env
+from tests.kafka_helpers import create_contract_topics, delete_topics_with_prefixes, kafka_settings
 
 
 class WorkerProcess(_WorkerProcess):
     error = AssertionError
 
 
-__all__ = ["WorkerProcess", "free_port", "settings_env"]
+@contextmanager
+def module_worker(
+    kafka_bootstrap: str,
+    tmp: pytest.TempPathFactory,
+    name: str,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Iterator[WorkerProcess]:
+    """A worker on its own topic prefix for one test module (decay sweep off unless set);
+    its topics are deleted afterwards."""
+    prefix = f"t-{name}-{uuid.uuid4().hex[:8]}."
+    values: dict[str, Any] = {"sweep_interval_seconds": 0, **overrides}
+    settings = kafka_settings(
+        kafka_bootstrap, prefix, data_dir=tmp.mktemp("worker"), web_port=free_port(), **values
+    )
+    asyncio.run(create_contract_topics(kafka_bootstrap, prefix))
+    proc = WorkerProcess(settings, tmp.mktemp("logs") / "worker.log", env=env)
+    try:
+        yield proc.start()
+    finally:
+        proc.stop()
+        asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, [prefix]))
+
+
+__all__ = ["WorkerProcess", "free_port", "module_worker", "settings_env"]

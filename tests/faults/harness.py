@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from schemas.outputs import Alert
 from streams.core.model import ScoringModel
 from streams.offline import score_lines
@@ -43,20 +44,6 @@ EVENTS = 20_000
 LEADS = 400
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # event times are the 30 days before this
 
-# Published fields a consumer compares; cause and timestamps legitimately differ.
-SCORE_FIELDS = (
-    "score",
-    "fit",
-    "engagement",
-    "validity",
-    "grade",
-    "stage",
-    "bot_flags",
-    "factors",
-    "model_version",
-    "events_counted",
-    "last_event_at",
-)
 ALERT_IGNORED = ("emitted_at",)
 
 
