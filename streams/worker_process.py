@@ -76,18 +76,26 @@ class WorkerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, timeout: float = 90.0) -> Self:
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def command(self) -> list[str]:
+        """The child's argv (the benchmark wraps it in a profiler)."""
+        return [sys.executable, "-m", "streams.cli", "worker"]
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see wait_ready)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
+                self.command(),
                 env=settings_env(self.settings, self.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=self.new_session,
             )
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
