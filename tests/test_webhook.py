@@ -26,7 +26,7 @@ from schemas.outputs import Alert, Contact, Factor
 from streams.app.webhook import Attempt, WebhookPolicy, deliver, slack_message
 from streams.kafka.topics import ALERTS, DEAD_LETTER, EMAIL_CLICKS, FORMS
 from streams.settings import Settings
-from tests.core_events import raw
+from tests.core_events import FORM_FIELDS, raw
 from tests.kafka_helpers import (
     Consumed,
     Record,
@@ -43,19 +43,8 @@ WEBHOOK_ENV = {
     "LEADSCORE_WEBHOOK_BACKOFF_MAX_SECONDS": "0.5",
     "LEADSCORE_WEBHOOK_TIMEOUT_SECONDS": "3",
 }
-FORM = {
-    "form_id": "demo-request",
-    "email": "jane.doe@acme-corp.com",
-    "first_name": "Jane",
-    "last_name": "Doe",
-    "company": "Acme Corp",
-    "job_title": "VP Marketing",
-    "company_size": 250,
-    "industry": "software",
-    "country": "US",
-    "fill_seconds": 42.0,
-    "answers": {"budget": 50000, "authority": "decision_maker", "need": ["x"], "timeline": "now"},
-}
+HOT_ANSWERS = {"budget": 50000, "authority": "decision_maker", "need": ["x"], "timeline": "now"}
+FORM = {**FORM_FIELDS, "answers": HOT_ANSWERS}
 
 
 @dataclass(frozen=True)
