@@ -42,7 +42,8 @@ kafka-up: $(STAMP)
 kafka-down: $(STAMP)
 	$(BIN)/leadscore kafka down
 
-bench: $(STAMP)
+# The benchmark needs the broker: started here when absent (harmless when running).
+bench: $(STAMP) kafka-up
 	$(BIN)/python -m bench
 
 clean:

@@ -23,38 +23,14 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
-from streams.app.worker import TUNING, broker_credentials, is_ready
+from streams.app.worker import is_ready, leads_table, new_app
 from streams.kafka.topics import INPUT_TOPICS, SCORES
 from streams.settings import Settings
 
 
 def create_floor_app(settings: Settings) -> faust.App:
-    app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
-        broker_credentials=broker_credentials(settings),
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        web_tables_enabled=False,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        table_standby_replicas=settings.standby_replicas,
-        consumer_auto_offset_reset="earliest",
-        key_serializer="raw",
-        value_serializer="raw",
-        processing_guarantee="at_least_once",
-        **TUNING,
-    )
-    table = app.Table(
-        "leads",
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
-        use_partitioner=True,
-    )
+    app = new_app(settings)
+    table = leads_table(app, settings)
     scores = app.topic(settings.topic(SCORES))
     source = app.topic(*(settings.topic(t) for t in INPUT_TOPICS))
     state_bytes = int(os.environ.get("BENCH_FLOOR_STATE_BYTES", "0"))

@@ -79,9 +79,9 @@ class _App(faust.App):  # type: ignore[misc]
         return _Web(self)
 
 
-def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipeline]:
-    """Build the worker's app; tests build one per unique topic prefix."""
-    app = _App(
+def new_app(settings: Settings) -> faust.App:
+    """The Faust app with the worker's settings, before any agent (the bench reuses it)."""
+    return _App(
         settings.app_id,
         broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
         broker_credentials=broker_credentials(settings),
@@ -107,17 +107,27 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         processing_guarantee="at_least_once",
         **TUNING,
     )
-    table = app.Table(
+
+
+def leads_table(app: faust.App, settings: Settings) -> Any:
+    """The table of lead state: lead_id -> orjson bytes, changelogged to Kafka."""
+    return app.Table(
         "leads",
         default=None,
         partitions=settings.partitions,
         # bytes types select Faust's raw codec (tables default to json): state is orjson.
         key_type=bytes,
         value_type=bytes,
-        # The changelog partition is murmur2(lead_id), the same as the input's (re-routed
-        # otherwise), which also lets the sweep write outside stream iteration.
+        # The changelog partition is murmur2(lead_id): the input's, since wrong-partition
+        # messages are re-routed before they are applied.
         use_partitioner=True,
     )
+
+
+def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipeline]:
+    """Build the worker's app; tests build one per unique topic prefix."""
+    app = new_app(settings)
+    table = leads_table(app, settings)
     topics = {settings.topic(t): t for t in INPUT_TOPICS}
     # Keyed by contract name for outputs, by full name for re-routed inputs.
     outputs = {t: app.topic(settings.topic(t)) for t in (SCORES, ALERTS, DEAD_LETTER)}
