@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -17,14 +17,14 @@ from typing import Any, Protocol
 import orjson
 
 from schemas.codec import DecodeError, encode, parse_event
-from schemas.outputs import Alert, DeadLetterError, ScoreUpdate
+from schemas.outputs import DeadLetterError, ScoreUpdate
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
 from streams.core.apply import record_key, to_us
 from streams.core.model import ScoringModel
 from streams.core.scoring import score
 from streams.core.signals import burst_clicks, machine_signal
-from streams.core.state import LeadState
+from streams.core.state import R_KIND, LeadState
 from streams.core.step import Step, process, rescore, score_update
 from streams.kafka.partitioning import partition_for
 
@@ -73,7 +73,6 @@ class Pipeline:
         model: ScoringModel,
         send: Sender,
         store: StateStore,
-        on_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.topics = topics  # full topic name -> contract name
         self.scores_topic = scores_topic
@@ -83,7 +82,6 @@ class Pipeline:
         self.max_message_bytes = max_message_bytes
         self.send = send
         self.store = store
-        self.on_alert = on_alert
         self.model = model
         self._leads: dict[int, int] = {}  # leads per partition, from the last sweep
         metrics.MODEL_INFO.labels(model.model_version).set(1)
@@ -117,7 +115,7 @@ class Pipeline:
         if msg.partition != owner:
             # A producer with another partitioner (librdkafka's crc32): move it, never apply here.
             self.send(msg.topic, event.lead_id.encode(), raw, owner)
-            metrics.EVENTS.labels(contract, "rerouted").inc()
+            _events(contract, "rerouted").inc()
             return None
         state = self.load(event.lead_id)
         step = process(state, event, self.model, datetime.now(UTC))
@@ -132,7 +130,7 @@ class Pipeline:
     def reject(self, msg: Message, contract: str, code: DeadLetterError, detail: str) -> None:
         record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, code, detail)
         self.send(self.dead_letter_topic, msg.key or b"", encode(record))
-        metrics.EVENTS.labels(contract, "dead_letter").inc()
+        _events(contract, "dead_letter").inc()
         metrics.DEAD_LETTERS.labels(code).inc()
 
     # --- state and outputs -----------------------------------------------------------
@@ -165,8 +163,6 @@ class Pipeline:
                 metrics.REPUBLISHED.labels("alert").inc()
                 continue
             metrics.ALERTS.labels(alert.threshold).inc()
-            if self.on_alert is not None:
-                self.on_alert(alert)
 
     def _send_score(
         self, key: bytes, update: ScoreUpdate, produced_at: float | None, again: bool = False
@@ -185,7 +181,8 @@ class Pipeline:
         rec = state.records.get(record_key(event_id))
         if rec is None:
             return
-        bursts = burst_clicks(state.records, self.model) if rec[1] == "email.clicked" else set()
+        clicked = rec[R_KIND] == "email.clicked"
+        bursts = burst_clicks(state.records, self.model) if clicked else set()
         signal = machine_signal(rec, event_id in bursts, self.model)
         if signal is not None:
             metrics.MACHINE_ENGAGEMENT.labels(signal).inc()

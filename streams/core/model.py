@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.core.domains import in_domain_list
+
 ACTIVITIES = (
     "email.opened",
     "email.clicked",
@@ -206,9 +208,7 @@ class ScoringModel(_Strict):
         """The domain or any parent of it is a competitor's."""
 
         def compute(d: str) -> bool:
-            parts = d.split(".")
-            known = self.competitor_domain_set
-            return any(".".join(parts[i:]) in known for i in range(len(parts) - 1))
+            return in_domain_list(d, self.competitor_domain_set)
 
         return bool(self._cached("competitor", domain, compute))
 
@@ -226,7 +226,7 @@ class ScoringModel(_Strict):
 
         def compute(t: str) -> Seniority | None:
             for seniority, pattern in self.seniority_patterns:
-                if t and pattern.search(t):
+                if pattern.search(t):
                     return seniority
             return None
 

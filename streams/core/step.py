@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from schemas.events import InputEvent, LeadErased
 from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
@@ -78,32 +77,12 @@ def redeliver(state: LeadState, event: InputEvent, outcome: Outcome, now: dateti
         if state.is_marker_only:
             step.tombstone = replayed_erasure
         elif state.published is not None:
-            step.score = _from_published(state.lead_id, state.published, event, now)
+            # As last published, whatever the model in force now.
+            card = Card.from_published(state.published)
+            step.score = score_update(state.lead_id, card, event, now)
     step.alerts = [Alert.model_validate(a) for cause, a in state.outbox if cause == key]
     step.republish = step.tombstone or step.score is not None or bool(step.alerts)
     return step
-
-
-def _from_published(
-    lead_id: str, published: dict[str, Any], cause: InputEvent, now: datetime
-) -> ScoreUpdate:
-    """The score message for the fields last published (as they were, whatever the model)."""
-    p = published
-    card = Card(
-        score=p["score"],
-        fit=p["fit"],
-        engagement=p["engagement"],
-        validity=p["validity"],
-        grade=p["grade"],
-        stage=p["stage"],
-        bot_flags=tuple(p["bot_flags"]),
-        factors=tuple((k, v) for k, v in p["factors"]),
-        model_version=p["model_version"],
-        events_counted=p["events_counted"],
-        last_event_us=p["last_event_us"],
-        machine_events=0,
-    )
-    return score_update(lead_id, card, cause, now)
 
 
 def rescore(
