@@ -42,8 +42,11 @@ class OfflineRun:
     states: dict[str, LeadState] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
-    alerts: int = 0
     alert_log: list[Alert] = field(default_factory=list)  # every alert, in the order issued
+
+    @property
+    def alerts(self) -> int:
+        return len(self.alert_log)
 
     def final_scores(self) -> Iterator[ScoreUpdate]:
         """Scores of leads that still exist (erased leads have none), by lead id."""
@@ -69,7 +72,6 @@ def score_lines(lines: Iterable[bytes], model: ScoringModel) -> OfflineRun:
         run.outcomes[step.outcome] += 1
         if step.republish:  # a duplicate's outputs sent again: nothing new offline
             continue
-        run.alerts += len(step.alerts)
         run.alert_log.extend(step.alerts)
         if step.tombstone:
             run.scores.pop(event.lead_id, None)
