@@ -26,6 +26,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from schemas.codec import encode
 from streams.app import metrics
 from streams.app.pipeline import Pipeline
+from streams.app.producer import install_draining_buffer
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
@@ -77,6 +78,10 @@ class _Web(AiohttpWeb):  # type: ignore[misc]  # faust is untyped
 class _App(faust.App):  # type: ignore[misc]
     def _new_web(self) -> _Web:
         return _Web(self)
+
+    def _new_producer(self) -> Any:
+        # Faust's own buffer lets an offset commit overtake buffered writes (see producer.py).
+        return install_draining_buffer(super()._new_producer())
 
 
 def new_app(settings: Settings) -> faust.App:
