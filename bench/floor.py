@@ -20,9 +20,9 @@ import os
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
+from streams.app.sensor import install_sensor
 from streams.app.worker import is_ready, leads_table, new_app
 from streams.kafka.topics import INPUT_TOPICS, SCORES
 from streams.settings import Settings
@@ -46,7 +46,6 @@ def create_floor_app(settings: Settings) -> faust.App:
             message = event.message
             key = message.key or b""
             value = message.value or b""
-            table.on_key_get(key)
             table.data.get(key)
             table[key] = sized(value, state_bytes)
             scores.send_soon(key=key, value=sized(value, score_bytes))
@@ -59,7 +58,7 @@ def create_floor_app(settings: Settings) -> faust.App:
             ready = is_ready(app)
             return self.json({"ready": ready}, status=200 if ready else 503)
 
-    setup_prometheus_sensors(app, name_prefix="leadscore_faust")
+    install_sensor(app)
     return app
 
 

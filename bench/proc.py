@@ -51,7 +51,10 @@ class Worker(WorkerProcess):
         cmd = [sys.executable, "-m", self.module, "worker"]
         if self.profile is None:
             return cmd
-        return ["py-spy", "record", "-r", "200", "-f", "raw", "-o", str(self.profile), "--", *cmd]
+        # --gil: only the thread holding the GIL is sampled, so a thread waiting for it (the
+        # main loop while Faust's consumer thread runs) is not charged with CPU it never used.
+        spy = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", str(self.profile)]
+        return [*spy, "--", *cmd]
 
     @property
     def python_pid(self) -> int | None:

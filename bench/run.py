@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "--profile",
         type=Path,
         metavar="FILE",
-        help="record the first worker with py-spy (must be on PATH) into FILE (raw format)",
+        help="py-spy (on PATH) records the first worker into FILE, the floor into FILE.floor.raw",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -253,8 +253,15 @@ async def _measure(
             "BENCH_FLOOR_SCORE_BYTES": str(score_sizes[len(score_sizes) // 2]),
         }
         out["faust_floor_sizes"] = floor_env
+        floor_profile = args.profile.with_suffix(".floor.raw") if args.profile else None
         floor, floor_workers = await run_workers(
-            base, f"{prefix}floor", workdir, input_ends, module="bench.floor", env=floor_env
+            base,
+            f"{prefix}floor",
+            workdir,
+            input_ends,
+            module="bench.floor",
+            env=floor_env,
+            profile=floor_profile,
         )
         for w in floor_workers:
             w.stop()

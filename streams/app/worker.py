@@ -19,7 +19,6 @@ from typing import Any, ClassVar, cast
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
@@ -27,6 +26,7 @@ from schemas.codec import encode
 from streams.app import metrics
 from streams.app.pipeline import Pipeline
 from streams.app.producer import install_draining_buffer
+from streams.app.sensor import install_sensor
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
@@ -183,7 +183,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     app.task(watch_model)
 
     _add_web(app, table, pipeline)
-    setup_prometheus_sensors(app, name_prefix="leadscore_faust")
+    install_sensor(app)
     if settings.webhook_url:
         install_webhook(app, settings)
     return app, pipeline
@@ -197,7 +197,7 @@ class _TableStore:
 
     def get(self, key: str) -> bytes | None:
         # One store lookup; `table.get` would look the key up twice (contains, then get).
-        self.table.on_key_get(key)  # what table[key] does first: Faust's sensors count it
+        # (It skips Table.on_key_get, which only feeds the sensor: table reads are not counted.)
         value = self.table.data.get(key)
         return value if isinstance(value, bytes) else None
 
