@@ -39,7 +39,7 @@ class DecodeError(Exception):
 
 def encode(msg: BaseModel) -> bytes:
     """JSON bytes of a message; datetimes are RFC 3339 (UTC ones end in Z)."""
-    return orjson.dumps(msg.model_dump(mode="json"))
+    return msg.__pydantic_serializer__.to_json(msg)  # pydantic's Rust serializer, no dict
 
 
 def decode_json(raw: bytes | None) -> object:

@@ -30,6 +30,10 @@ from streams.kafka.partitioning import partition_for
 
 log = logging.getLogger(__name__)
 
+# Lead states kept decoded after their write (about 5 KB each): a lead's events come in
+# bursts (an open, then a click, then a form), and the next one then needs no table read.
+RECENT_STATES = 10_000
+
 
 @lru_cache(maxsize=256)
 def _events(contract: str, outcome: str) -> Any:
@@ -84,6 +88,9 @@ class Pipeline:
         self.store = store
         self.model = model
         self._leads: dict[int, int] = {}  # leads per partition, from the last sweep
+        # The states last written, so a lead's next event skips the table read and the
+        # decode. Written with the table (publish), emptied on a rebalance or a failed step.
+        self._recent: dict[str, LeadState] = {}
         metrics.MODEL_INFO.labels(model.model_version).set(1)
         metrics.init_series(sorted(set(topics.values())))
 
@@ -96,6 +103,7 @@ class Pipeline:
         try:
             self._handle(msg, contract)
         except Exception as exc:  # a bug must not lose the event: dead-letter it
+            self.forget_states()  # a step that failed half-way may have changed one
             log.exception("processing failed at %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             self.reject(msg, contract, "processing_error", f"internal error: {type(exc).__name__}")
         metrics.PROCESSING.observe(time.perf_counter() - started)
@@ -136,8 +144,22 @@ class Pipeline:
     # --- state and outputs -----------------------------------------------------------
 
     def load(self, lead_id: str) -> LeadState:
+        state = self._recent.get(lead_id)
+        if state is not None:
+            return state
         raw = self.store.get(lead_id)
         return LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
+
+    def forget_states(self) -> None:
+        """Drop the recent states: the table may change under them (a rebalance)."""
+        self._recent.clear()
+
+    def _remember(self, state: LeadState) -> None:
+        recent = self._recent
+        recent.pop(state.lead_id, None)  # re-inserted last: the dict's order is recency
+        recent[state.lead_id] = state
+        if len(recent) > RECENT_STATES:
+            del recent[next(iter(recent))]
 
     def publish(self, state: LeadState, step: Step, produced_at: float | None = None) -> None:
         """Buffer the state, then the outputs (one producer, in this order).
@@ -151,6 +173,7 @@ class Pipeline:
         """
         key = state.lead_id.encode()
         self.store[state.lead_id] = state.to_bytes()
+        self._remember(state)
         if step.tombstone:
             self.send(self.scores_topic, key, None)
             if step.republish:

@@ -152,6 +152,14 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         send=send,
         store=_TableStore(table),
     )
+
+    def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The table is recovered, or partitions change hands: drop decoded states.
+        pipeline.forget_states()
+
+    app.on_partitions_revoked.connect(on_rebalance)
+    app.on_partitions_assigned.connect(on_rebalance)
+
     rescore = app.topic(settings.topic(RESCORE))  # co-partitioned with the inputs
     source = app.topic(*topics, rescore.get_topic_name())
 
