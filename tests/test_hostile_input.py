@@ -391,8 +391,8 @@ class Msg:
 
 
 class Store(dict[str, bytes]):
-    def items(self) -> Any:
-        return list(super().items())
+    def partition_values(self, partition: int) -> Any:
+        return [v for k, v in self.items() if partition_for(k, PARTITIONS) == partition]
 
 
 def pipeline() -> tuple[Pipeline, list[tuple[str, bytes, bytes | None, int | None]], Store]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -13,11 +14,17 @@ from streams.kafka.partitioning import partition_for
 from tests.test_hostile_input import PARTITIONS, Msg, Store, pipeline, valid_doc
 
 OPENS = "p.leads.email-opens"
+CLICKS = "p.leads.email-clicks"
 
 
 def opened(lead: str, eid: str, offset: int) -> Msg:
     raw = orjson.dumps(valid_doc("email.opened", lead=lead, eid=eid))
     return Msg(OPENS, partition_for(lead, PARTITIONS), offset, lead.encode(), raw)
+
+
+def clicked(lead: str, eid: str, offset: int) -> Msg:
+    raw = orjson.dumps(valid_doc("email.clicked", lead=lead, eid=eid))
+    return Msg(CLICKS, partition_for(lead, PARTITIONS), offset, lead.encode(), raw)
 
 
 class CountingStore(Store):
@@ -86,3 +93,20 @@ def _applies_then(fail: Any) -> Any:
         return fail()
 
     return process
+
+
+async def test_a_rescore_reads_and_rescores_only_its_partition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline_module, "RESCORE_SLICE", 2)  # pauses on the way
+    pipe, sent, _store = pipeline()
+    leads = [f"lead-{n}" for n in range(30)]
+    for n, lead in enumerate(leads):
+        pipe.handle(clicked(lead, f"e{n}", n))
+    here = [lead for lead in leads if partition_for(lead, PARTITIONS) == 0]
+    assert 2 <= len(here) < len(leads)
+    sent.clear()
+    # A year later every lead's engagement has decayed: each lead read gets an update.
+    updates = await pipe.rescore_partition(0, datetime(2027, 11, 1, tzinfo=UTC))
+    rescored = sorted(k.decode() for t, k, _v, _p in sent if t == "p.leads.scores")
+    assert updates == len(here) and rescored == sorted(here)

@@ -7,6 +7,7 @@ never interleave on one lead and outputs keep the order of state changes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # Lead states kept decoded after their write (about 5 KB each): a lead's events come in
 # bursts (an open, then a click, then a form), and the next one then needs no table read.
 RECENT_STATES = 10_000
+RESCORE_SLICE = 500  # leads re-scored between two pauses of a partition's rescore
 
 
 @lru_cache(maxsize=256)
@@ -59,7 +61,7 @@ class Sender(Protocol):
 class StateStore(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def __setitem__(self, key: str, value: bytes) -> None: ...
-    def items(self) -> Iterator[tuple[str, bytes]]: ...
+    def partition_values(self, partition: int) -> Iterator[bytes]: ...
 
 
 class Pipeline:
@@ -212,7 +214,7 @@ class Pipeline:
 
     # --- sweeps and model changes ----------------------------------------------------
 
-    def handle_rescore(self, msg: Message) -> None:
+    async def handle_rescore(self, msg: Message) -> None:
         """A rescore command for one partition: the decay sweep or a new model.
 
         It arrives as a message so the writes happen inside stream iteration, on the
@@ -221,7 +223,7 @@ class Pipeline:
         try:
             command = orjson.loads(msg.value or b"{}")
             as_of = datetime.fromisoformat(command["as_of"]) if command.get("as_of") else None
-            sent = self.rescore_partition(msg.partition, as_of)
+            sent = await self.rescore_partition(msg.partition, as_of)
         except Exception:
             log.exception("rescore of partition %d failed", msg.partition)
             return
@@ -229,15 +231,19 @@ class Pipeline:
             "rescored partition %d (%s): %d updates", msg.partition, command.get("reason"), sent
         )
 
-    def rescore_partition(self, partition: int, as_of: datetime | None = None) -> int:
-        """Re-score the leads of one partition; returns how many score updates were sent."""
+    async def rescore_partition(self, partition: int, as_of: datetime | None = None) -> int:
+        """Re-score the leads of one partition; returns how many score updates were sent.
+
+        It pauses every RESCORE_SLICE leads: a partition can hold 100,000s of leads, and
+        meanwhile the producer drains what was sent and the web server answers.
+        """
         now = datetime.now(UTC)
         sent = leads = 0
-        for lead_id, raw in list(self.store.items()):
-            if partition_for(lead_id, self.partitions) != partition:
-                continue
+        for raw in self.store.partition_values(partition):
             state = LeadState.from_bytes(raw)
             leads += 1
+            if leads % RESCORE_SLICE == 0:
+                await asyncio.sleep(0)
             as_of_us = None if as_of is None else max(to_us(as_of), state.last_event_us or 0)
             step = rescore(state, self.model, now, as_of_us=as_of_us)
             if step.score is not None or step.alerts:

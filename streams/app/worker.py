@@ -31,6 +31,7 @@ from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
 from streams.kafka.clients import client_kwargs
+from streams.kafka.partitioning import partition_for
 from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, RESCORE, SCORES
 from streams.settings import Settings
 
@@ -150,7 +151,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         max_message_bytes=settings.max_message_bytes,
         model=model,
         send=send,
-        store=_TableStore(table),
+        store=_TableStore(table, settings.partitions),
     )
 
     def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -170,7 +171,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
             if event.message.topic in topics:
                 pipeline.handle(event.message)
             else:
-                pipeline.handle_rescore(event.message)
+                await pipeline.handle_rescore(event.message)
 
     def request_rescore(reason: str, as_of: datetime | None) -> None:
         command = orjson.dumps({"reason": reason, "as_of": as_of and as_of.isoformat()})
@@ -200,8 +201,9 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
 class _TableStore:
     """The Faust table seen as the Pipeline's small StateStore protocol."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, partitions: int) -> None:
         self.table = table
+        self.partitions = partitions
 
     def get(self, key: str) -> bytes | None:
         # One store lookup; `table.get` would look the key up twice (contains, then get).
@@ -212,9 +214,21 @@ class _TableStore:
     def __setitem__(self, key: str, value: bytes) -> None:
         self.table[key] = value
 
-    def items(self) -> Iterator[tuple[str, bytes]]:
-        for key, value in self.table.items():
-            yield (key.decode() if isinstance(key, bytes) else key), value
+    def partition_values(self, partition: int) -> Iterator[bytes]:
+        dbs = getattr(self.table.data, "_dbs", None)
+        if dbs is None:  # the memory store: one dict for all partitions
+            for key, value in list(self.table.items()):
+                lead = key.decode() if isinstance(key, bytes) else key
+                if partition_for(lead, self.partitions) == partition:
+                    yield value
+            return
+        # RocksDB keeps one database per partition; iterating the table would read them all
+        # (and copy every value) for each partition's rescore command. Raw codecs: the
+        # database holds the very bytes the table does.
+        db = dbs.get(partition)
+        if db is not None:
+            for _key, value in self.table.data._visible_items(db):
+                yield value
 
 
 def owned_partitions(app: faust.App, topic: str) -> list[int]:
