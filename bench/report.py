@@ -49,6 +49,7 @@ def render(r: dict[str, Any]) -> str:
         ),
         ("pure core (1 core)", f"{_n(core['core_eps'])} ev/s", "parse + process + state bytes"),
         ("handler (1 core)", f"{_n(core['handler_eps'])} ev/s", "Pipeline.handle, no Kafka"),
+        ("decay sweep (1 core)", f"{_n(core['sweep_leads_per_s'])} leads/s", "decode, re-score"),
         (
             "state bytes per lead",
             f"{_n(state['median'])} median",

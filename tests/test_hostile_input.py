@@ -391,8 +391,9 @@ class Msg:
 
 
 class Store(dict[str, bytes]):
-    def partition_values(self, partition: int) -> Any:
-        return [v for k, v in self.items() if partition_for(k, PARTITIONS) == partition]
+    def partition_slice(self, partition: int, after: str | None, limit: int) -> Any:
+        mine = sorted((k, v) for k, v in self.items() if partition_for(k, PARTITIONS) == partition)
+        return [(k, v) for k, v in mine if after is None or k > after][:limit]
 
 
 def pipeline() -> tuple[Pipeline, list[tuple[str, bytes, bytes | None, int | None]], Store]:
@@ -403,6 +404,7 @@ def pipeline() -> tuple[Pipeline, list[tuple[str, bytes, bytes | None, int | Non
         scores_topic="p.leads.scores",
         alerts_topic="p.leads.alerts",
         dead_letter_topic="p.leads.dead-letter",
+        rescore_topic="p.leads.rescore",
         partitions=PARTITIONS,
         max_message_bytes=65536,
         model=MODEL,

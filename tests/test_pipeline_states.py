@@ -1,14 +1,18 @@
-"""The Pipeline keeps recently written lead states decoded; the table stays the truth."""
+"""The Pipeline around the table: recent states kept decoded (the table stays the truth),
+and decay sweeps that walk one partition in slices."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from rocksdict import Options, Rdict
 
 from streams.app import pipeline as pipeline_module
+from streams.app.worker import _TableStore
 from streams.core.state import LeadState
 from streams.kafka.partitioning import partition_for
 from tests.test_hostile_input import PARTITIONS, Msg, Store, pipeline, valid_doc
@@ -95,18 +99,69 @@ def _applies_then(fail: Any) -> Any:
     return process
 
 
-async def test_a_rescore_reads_and_rescores_only_its_partition(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pipeline_module, "RESCORE_SLICE", 2)  # pauses on the way
+def test_a_sweep_goes_through_its_partition_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline_module, "RESCORE_SLICE", 2)
     pipe, sent, _store = pipeline()
-    leads = [f"lead-{n}" for n in range(30)]
+    leads = [f"lead-{n}" for n in range(40)]
     for n, lead in enumerate(leads):
         pipe.handle(clicked(lead, f"e{n}", n))
-    here = [lead for lead in leads if partition_for(lead, PARTITIONS) == 0]
-    assert 2 <= len(here) < len(leads)
+    here = sorted(lead for lead in leads if partition_for(lead, PARTITIONS) == 0)
+    assert 3 <= len(here) < len(leads)
     sent.clear()
     # A year later every lead's engagement has decayed: each lead read gets an update.
-    updates = await pipe.rescore_partition(0, datetime(2027, 11, 1, tzinfo=UTC))
-    rescored = sorted(k.decode() for t, k, _v, _p in sent if t == "p.leads.scores")
-    assert updates == len(here) and rescored == sorted(here)
+    command = orjson.dumps({"reason": "decay sweep", "as_of": "2027-11-01T00:00:00+00:00"})
+    commands = 0
+    while command is not None:
+        commands += 1
+        pipe.handle_rescore(Msg("p.leads.rescore", 0, commands, b"rescore", command))
+        more = [v for t, _k, v, p in sent if t == "p.leads.rescore" and p == 0]
+        assert len(more) <= 1
+        sent[:] = [s for s in sent if s[0] != "p.leads.rescore"]
+        command = more[0] if more else None
+    rescored = [k.decode() for t, k, _v, _p in sent if t == "p.leads.scores"]
+    assert sorted(rescored) == here, "each lead of the partition once, no other"
+    assert commands == len(here) // 2 + 1
+    assert pipe._leads[0] == len(here)
+
+
+class _RocksData:
+    """What _TableStore reads of Faust's RocksDB store: its per-partition databases."""
+
+    offset_key = b"__faust\0offset__"
+    use_rocksdict = True
+
+    def __init__(self, dbs: dict[int, Any]) -> None:
+        self._dbs = dbs
+
+
+def test_table_slices_walk_a_rocksdb_partition_in_key_order(tmp_path: Path) -> None:
+    leads = {f"lead-{n:03d}": f"state {n}".encode() for n in range(7)}
+    leads["lead-é"] = b"non-ascii id"
+    db = Rdict(str(tmp_path / "p0"), Options(raw_mode=True))
+    try:
+        for key, value in leads.items():
+            db[key.encode()] = value
+        db[_RocksData.offset_key] = b"42"  # Faust's own bookkeeping, not a lead
+        store = _TableStore(SimpleNamespace(data=_RocksData({0: db})), PARTITIONS)
+        walked: list[tuple[str, bytes]] = []
+        after = None
+        while True:
+            part = store.partition_slice(0, after, 3)
+            walked += part
+            if len(part) < 3:
+                break
+            after = part[-1][0]
+        assert walked == sorted(leads.items())
+        assert store.partition_slice(1, None, 3) == []  # a partition this worker lacks
+    finally:
+        db.close()
+
+
+def test_memory_table_slices_filter_the_partition_in_key_order() -> None:
+    leads = {f"lead-{n}": f"state {n}".encode() for n in range(40)}
+    stored = [(k.encode(), v) for k, v in leads.items()]
+    table = SimpleNamespace(data=object(), items=lambda: stored)
+    store = _TableStore(table, PARTITIONS)
+    mine = sorted((k, v) for k, v in leads.items() if partition_for(k, PARTITIONS) == 2)
+    assert store.partition_slice(2, None, 100) == mine
+    assert store.partition_slice(2, mine[0][0], 2) == mine[1:3]

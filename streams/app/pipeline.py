@@ -7,10 +7,8 @@ never interleave on one lead and outputs keep the order of state changes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -34,7 +32,7 @@ log = logging.getLogger(__name__)
 # Lead states kept decoded after their write (about 5 KB each): a lead's events come in
 # bursts (an open, then a click, then a form), and the next one then needs no table read.
 RECENT_STATES = 10_000
-RESCORE_SLICE = 500  # leads re-scored between two pauses of a partition's rescore
+RESCORE_SLICE = 500  # leads per rescore command: about 50 ms of the agent's time
 
 
 @lru_cache(maxsize=256)
@@ -61,7 +59,9 @@ class Sender(Protocol):
 class StateStore(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def __setitem__(self, key: str, value: bytes) -> None: ...
-    def partition_values(self, partition: int) -> Iterator[bytes]: ...
+    def partition_slice(
+        self, partition: int, after: str | None, limit: int
+    ) -> list[tuple[str, bytes]]: ...
 
 
 class Pipeline:
@@ -74,6 +74,7 @@ class Pipeline:
         scores_topic: str,
         alerts_topic: str,
         dead_letter_topic: str,
+        rescore_topic: str,
         partitions: int,
         max_message_bytes: int,
         model: ScoringModel,
@@ -84,6 +85,7 @@ class Pipeline:
         self.scores_topic = scores_topic
         self.alerts_topic = alerts_topic
         self.dead_letter_topic = dead_letter_topic
+        self.rescore_topic = rescore_topic
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
         self.send = send
@@ -214,44 +216,56 @@ class Pipeline:
 
     # --- sweeps and model changes ----------------------------------------------------
 
-    async def handle_rescore(self, msg: Message) -> None:
+    def handle_rescore(self, msg: Message) -> None:
         """A rescore command for one partition: the decay sweep or a new model.
 
         It arrives as a message so the writes happen inside stream iteration, on the
-        partition that owns the leads (RocksDB tables write to the event's partition).
+        partition that owns the leads (RocksDB tables write to the event's partition). A
+        command re-scores one slice of RESCORE_SLICE leads and sends itself on with a
+        cursor: a partition can hold 100,000s of leads, and events are served in between.
         """
         try:
             command = orjson.loads(msg.value or b"{}")
             as_of = datetime.fromisoformat(command["as_of"]) if command.get("as_of") else None
-            sent = await self.rescore_partition(msg.partition, as_of)
+            sent, read, last = self.rescore_slice(msg.partition, as_of, command.get("after"))
         except Exception:
             log.exception("rescore of partition %d failed", msg.partition)
             return
+        sent += command.get("sent", 0)
+        read += command.get("read", 0)
+        if last is not None:
+            more = {**command, "after": last, "sent": sent, "read": read}
+            self.send(self.rescore_topic, b"rescore", orjson.dumps(more), msg.partition)
+            return
+        self._leads[msg.partition] = read
+        metrics.LEADS.set(sum(self._leads.values()))
         log.info(
-            "rescored partition %d (%s): %d updates", msg.partition, command.get("reason"), sent
+            "rescored partition %d (%s): %d leads, %d updates",
+            msg.partition,
+            command.get("reason"),
+            read,
+            sent,
         )
 
-    async def rescore_partition(self, partition: int, as_of: datetime | None = None) -> int:
-        """Re-score the leads of one partition; returns how many score updates were sent.
+    def rescore_slice(
+        self, partition: int, as_of: datetime | None, after: str | None = None
+    ) -> tuple[int, int, str | None]:
+        """Re-score the next slice of a partition's leads, in key order after `after`.
 
-        It pauses every RESCORE_SLICE leads: a partition can hold 100,000s of leads, and
-        meanwhile the producer drains what was sent and the web server answers.
+        Returns (score updates sent, leads read, cursor); the cursor is None at the end.
         """
         now = datetime.now(UTC)
-        sent = leads = 0
-        for raw in self.store.partition_values(partition):
+        sent = 0
+        leads = self.store.partition_slice(partition, after, RESCORE_SLICE)
+        for _lead_id, raw in leads:
             state = LeadState.from_bytes(raw)
-            leads += 1
-            if leads % RESCORE_SLICE == 0:
-                await asyncio.sleep(0)
             as_of_us = None if as_of is None else max(to_us(as_of), state.last_event_us or 0)
             step = rescore(state, self.model, now, as_of_us=as_of_us)
             if step.score is not None or step.alerts:
                 self.publish(state, step)
                 sent += 1
-        self._leads[partition] = leads
-        metrics.LEADS.set(sum(self._leads.values()))
-        return sent
+        last = leads[-1][0] if len(leads) == RESCORE_SLICE else None
+        return sent, len(leads), last
 
     def set_model(self, model: ScoringModel) -> None:
         metrics.MODEL_INFO.labels(self.model.model_version).set(0)

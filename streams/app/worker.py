@@ -12,7 +12,7 @@ import asyncio
 import gc
 import logging
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
@@ -136,7 +136,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     table = leads_table(app, settings)
     topics = {settings.topic(t): t for t in INPUT_TOPICS}
     # Keyed by contract name for outputs, by full name for re-routed inputs.
-    outputs = {t: app.topic(settings.topic(t)) for t in (SCORES, ALERTS, DEAD_LETTER)}
+    outputs = {t: app.topic(settings.topic(t)) for t in (SCORES, ALERTS, DEAD_LETTER, RESCORE)}
     outputs.update({full: app.topic(full) for full in topics})
 
     def send(topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
@@ -147,6 +147,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         scores_topic=SCORES,
         alerts_topic=ALERTS,
         dead_letter_topic=DEAD_LETTER,
+        rescore_topic=RESCORE,
         partitions=settings.partitions,
         max_message_bytes=settings.max_message_bytes,
         model=model,
@@ -161,7 +162,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     app.on_partitions_revoked.connect(on_rebalance)
     app.on_partitions_assigned.connect(on_rebalance)
 
-    rescore = app.topic(settings.topic(RESCORE))  # co-partitioned with the inputs
+    rescore = outputs[RESCORE]  # co-partitioned with the inputs
     source = app.topic(*topics, rescore.get_topic_name())
 
     @app.agent(source, name="score_events")
@@ -171,7 +172,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
             if event.message.topic in topics:
                 pipeline.handle(event.message)
             else:
-                await pipeline.handle_rescore(event.message)
+                pipeline.handle_rescore(event.message)
 
     def request_rescore(reason: str, as_of: datetime | None) -> None:
         command = orjson.dumps({"reason": reason, "as_of": as_of and as_of.isoformat()})
@@ -214,21 +215,34 @@ class _TableStore:
     def __setitem__(self, key: str, value: bytes) -> None:
         self.table[key] = value
 
-    def partition_values(self, partition: int) -> Iterator[bytes]:
-        dbs = getattr(self.table.data, "_dbs", None)
-        if dbs is None:  # the memory store: one dict for all partitions
-            for key, value in list(self.table.items()):
-                lead = key.decode() if isinstance(key, bytes) else key
-                if partition_for(lead, self.partitions) == partition:
-                    yield value
-            return
-        # RocksDB keeps one database per partition; iterating the table would read them all
-        # (and copy every value) for each partition's rescore command. Raw codecs: the
-        # database holds the very bytes the table does.
+    def partition_slice(
+        self, partition: int, after: str | None, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """Up to `limit` leads of `partition` (lead id, state), in key order after `after`."""
+        data = self.table.data
+        dbs = getattr(data, "_dbs", None)
+        if dbs is None or not getattr(data, "use_rocksdict", False):  # the memory store
+            leads = ((k.decode() if isinstance(k, bytes) else k, v) for k, v in self.table.items())
+            mine = (
+                (k, v)
+                for k, v in leads
+                if partition_for(k, self.partitions) == partition and (after is None or k > after)
+            )
+            return sorted(mine)[:limit]
+        # RocksDB keeps one database per partition, ordered by key (UTF-8 bytes order the
+        # same as str). Raw codecs: the database holds the very bytes the table does.
         db = dbs.get(partition)
-        if db is not None:
-            for _key, value in self.table.data._visible_items(db):
-                yield value
+        if db is None:
+            return []
+        start = after.encode() if after is not None else None
+        out: list[tuple[str, bytes]] = []
+        for key, value in db.items(from_key=start) if start is not None else db.items():
+            if key == data.offset_key or key == start:
+                continue
+            out.append((key.decode(), value))
+            if len(out) == limit:
+                break
+        return out
 
 
 def owned_partitions(app: faust.App, topic: str) -> list[int]:
