@@ -24,6 +24,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from schemas.codec import encode
 from streams.app import metrics
+from streams.app.logs import quiet_repeats
 from streams.app.pipeline import Pipeline
 from streams.app.producer import install_draining_buffer
 from streams.app.sensor import install_sensor
@@ -326,13 +327,19 @@ def is_ready(app: faust.App) -> bool:
     return started and recovered and not app.rebalancing
 
 
+class _Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        quiet_repeats(logger)  # see streams/app/logs.py
+
+
 def run_worker(settings: Settings) -> None:
     """Start a worker in the foreground (the `leadscore worker` command)."""
     model = ScoringModel.load(settings.model_path)
     asyncio.run(check_worker_topics(settings))
     app, _ = create_app(settings, model)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = _Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     # At DEBUG, Faust logs every message it sends (key and value) and aiokafka whole protocol
     # requests and responses: personal data. LEADSCORE_LOG_LEVEL=DEBUG is for our own code;
     # these libraries stay at INFO or above.
