@@ -50,6 +50,7 @@ class Board:
     alerts: deque[Alert] = field(default_factory=lambda: deque(maxlen=MAX_ALERTS_SHOWN))
     counts: Counter[str] = field(default_factory=Counter)
     alerts_by_threshold: Counter[str] = field(default_factory=Counter)
+    alert_ids: set[str] = field(default_factory=set)
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> Alert | None:
         """Take one message of `topic` (contract name); the alert, if it was one."""
@@ -58,6 +59,10 @@ class Board:
                 self._score(key, value)
             elif topic == ALERTS and value is not None:
                 alert = Alert.model_validate_json(value)
+                if alert.alert_id in self.alert_ids:  # re-sent after a crash: shown once
+                    self.counts["alerts_repeated"] += 1
+                    return None
+                self.alert_ids.add(alert.alert_id)
                 self.alerts.appendleft(alert)
                 self.counts["alerts"] += 1
                 self.alerts_by_threshold[alert.threshold] += 1

@@ -37,11 +37,11 @@ def _score(lead: str, score: int) -> bytes:
     return encode(update)
 
 
-def _alert(lead: str) -> bytes:
+def _alert(lead: str, alert_id: str | None = None) -> bytes:
     contact = Contact(name="Jane Doe", email=EMAIL, company="Acme Corp")
     alert = Alert(
-        alert_id="a1", lead_id=lead, threshold="mql", level=60, score=72, previous_score=55,
-        factors=[], contact=contact, occurred_at=NOW, emitted_at=NOW,
+        alert_id=alert_id or f"a-{lead}", lead_id=lead, threshold="mql", level=60, score=72,
+        previous_score=55, factors=[], contact=contact, occurred_at=NOW, emitted_at=NOW,
     )  # fmt: skip
     return encode(alert)
 
@@ -57,6 +57,15 @@ def test_board_keeps_latest_scores_and_forgets_erased_leads() -> None:
     assert [(u.lead_id, u.score) for u in board.top(5)] == [("a", 90), ("b", 70)]
     assert board.alerts_by_threshold == {"mql": 1}
     assert board.counts["unreadable"] == 1 and board.counts["tombstones"] == 1
+
+
+def test_an_alert_sent_again_is_shown_and_counted_once() -> None:
+    board = Board()
+    shown = [board.apply("leads.alerts", b"b", _alert("b", "id-1")) for _ in range(3)]
+    assert shown[0] is not None and shown[1:] == [None, None]
+    assert board.apply("leads.alerts", b"b", _alert("b", "id-2")) is not None
+    assert len(board.alerts) == 2 and board.counts["alerts"] == 2
+    assert board.counts["alerts_repeated"] == 2
 
 
 def test_plain_view_and_json_lines_never_print_emails() -> None:
