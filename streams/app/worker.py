@@ -31,7 +31,7 @@ from streams.app.sensor import install_sensor
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
-from streams.kafka.clients import client_kwargs
+from streams.kafka.clients import back_off_failed_metadata_updates, client_kwargs
 from streams.kafka.partitioning import partition_for
 from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, RESCORE, SCORES
 from streams.settings import Settings
@@ -336,6 +336,7 @@ class _Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
 def run_worker(settings: Settings) -> None:
     """Start a worker in the foreground (the `leadscore worker` command)."""
     model = ScoringModel.load(settings.model_path)
+    back_off_failed_metadata_updates()
     asyncio.run(check_worker_topics(settings))
     app, _ = create_app(settings, model)
     asyncio.set_event_loop(asyncio.new_event_loop())
