@@ -45,7 +45,7 @@ class Worker(WorkerProcess):
     ) -> None:
         super().__init__(settings, log_path, env=env)
         self.module = module  # `python -m MODULE worker` (the Faust floor has its own)
-        self.profile = profile  # py-spy raw flame output, when py-spy is on PATH
+        self.profile = profile  # py-spy raw flame output
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", self.module, "worker"]
@@ -53,7 +53,10 @@ class Worker(WorkerProcess):
             return cmd
         # --gil: only the thread holding the GIL is sampled, so a thread waiting for it (the
         # main loop while Faust's consumer thread runs) is not charged with CPU it never used.
-        spy = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", str(self.profile)]
+        # The dev extra installs py-spy beside this Python; a system one on PATH also does.
+        exe = Path(sys.executable).with_name("py-spy")
+        spy = [str(exe) if exe.exists() else "py-spy", "record", "--gil", "-r", "200", "-f", "raw"]
+        spy += ["-o", str(self.profile)]
         return [*spy, "--", *cmd]
 
     @property

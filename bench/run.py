@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "--profile",
         type=Path,
         metavar="FILE",
-        help="py-spy (on PATH) records the first worker into FILE, the floor into FILE.floor.raw",
+        help="py-spy records the first worker into FILE (raw), the floor into FILE.floor.raw",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
