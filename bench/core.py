@@ -98,7 +98,7 @@ def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> f
 
 def sweep_pass(blobs: list[bytes], model: ScoringModel) -> float:
     """CPU seconds for a decay sweep over `blobs` a day after their last events: per lead
-    what Pipeline.rescore_partition does (decode, re-score, encode when it changed)."""
+    what Pipeline.rescore_slice does (decode, re-score, encode when it changed)."""
     now = datetime.now(UTC)
     day_us = 86_400 * 1_000_000
     started = time.process_time()

@@ -6,8 +6,8 @@ which flushes this buffer and then aiokafka. The stock `ProducerBuffer.flush` re
 soon as one hand-over takes longer than 0.1 s (aiokafka's `send` waits whenever a batch is
 full), so the commit can overtake changelog and output messages still in the buffer. A
 worker killed at that moment loses them while their input offsets are committed: the event
-is gone for good. This buffer's flush returns only when nothing is queued or being handed
-over.
+is gone for good. This buffer's flush returns only when every message buffered before the
+call has been handed to aiokafka.
 """
 
 from __future__ import annotations
