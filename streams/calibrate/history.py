@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from streams.core.model import ACTIVITIES
+from streams.simulate.sampling import poisson
 
 # Log-odds added to conversion by an activity the lead did (once; repeats add up
 # to twice that, with diminishing returns). The hidden truth calibration must find.
@@ -96,8 +97,8 @@ def _lead(rnd: random.Random, lead_id: str) -> dict[str, str | int]:
     # Hidden traits. Intent is shared by every channel: that is what correlates counts.
     intent = rnd.gauss(0, 1)
     counts = {**_email_counts(rnd, intent), **_social_counts(rnd, intent)}
-    counts["signup"] = _poisson(rnd, math.exp(-0.9 + 0.25 * intent))
-    counts["form.submitted"] = _poisson(rnd, math.exp(-2.0 + 0.6 * intent))
+    counts["signup"] = poisson(rnd, math.exp(-0.9 + 0.25 * intent))
+    counts["form.submitted"] = poisson(rnd, math.exp(-2.0 + 0.6 * intent))
     profile, fit_log_odds = _profile(rnd, intent)
     log_odds = BASE_LOG_ODDS + fit_log_odds + rnd.gauss(0, 0.5)  # leads differ beyond the data
     log_odds += sum(PLANTED_EFFECTS[k] * _saturating(c) for k, c in counts.items())
@@ -125,12 +126,12 @@ def _social_counts(rnd: random.Random, intent: float) -> dict[str, int]:
         return {k: 0 for k in ACTIVITIES if k.startswith("social.")}
     active = rnd.gauss(0, 1)
     return {
-        "social.like": _poisson(rnd, math.exp(0.4 + 0.7 * active)),
-        "social.follow": _poisson(rnd, math.exp(-1.2 + 0.4 * active)),
-        "social.click": _poisson(rnd, math.exp(-0.8 + 0.5 * active + 0.1 * intent)),
-        "social.share": _poisson(rnd, math.exp(-1.8 + 0.5 * active + 0.2 * intent)),
-        "social.comment": _poisson(rnd, math.exp(-2.0 + 0.2 * active + 0.3 * intent)),
-        "social.mention": _poisson(rnd, math.exp(-2.6 + 0.3 * active + 0.2 * intent)),
+        "social.like": poisson(rnd, math.exp(0.4 + 0.7 * active)),
+        "social.follow": poisson(rnd, math.exp(-1.2 + 0.4 * active)),
+        "social.click": poisson(rnd, math.exp(-0.8 + 0.5 * active + 0.1 * intent)),
+        "social.share": poisson(rnd, math.exp(-1.8 + 0.5 * active + 0.2 * intent)),
+        "social.comment": poisson(rnd, math.exp(-2.0 + 0.2 * active + 0.3 * intent)),
+        "social.mention": poisson(rnd, math.exp(-2.6 + 0.3 * active + 0.2 * intent)),
     }
 
 
@@ -167,12 +168,3 @@ def _sigmoid(x: float) -> float:
 
 def _binomial(rnd: random.Random, n: int, p: float) -> int:
     return sum(rnd.random() < p for _ in range(n))
-
-
-def _poisson(rnd: random.Random, lam: float) -> int:
-    """Knuth's method: exact and fast for the small rates used here (lam < ~10)."""
-    limit, k, prod = math.exp(-lam), 0, rnd.random()
-    while prod > limit:
-        k += 1
-        prod *= rnd.random()
-    return k

@@ -40,6 +40,7 @@ from streams.simulate.personas import (
     make_lead,
     unit_mix,
 )
+from streams.simulate.sampling import poisson
 
 ROUND_CAP = 100_000  # clean events planned at once (memory), longer runs take more rounds
 TOPIC_OF_TYPE = {kind: topic for topic, kinds in TOPIC_EVENT_TYPES.items() for kind in kinds}
@@ -149,7 +150,7 @@ def _units(rng: random.Random, population: Sequence[Lead], events: int | None) -
     """Repeat units per lead: natural (Poisson) counts, or a budget of events shared out by
     persona weight (buyers and scanned mailboxes do most)."""
     if events is None:
-        return [_poisson(rng, REPEAT_UNITS[lead.persona]) for lead in population]
+        return [poisson(rng, REPEAT_UNITS[lead.persona]) for lead in population]
     weights = [0.0 if lead.erased else REPEAT_UNITS[lead.persona] for lead in population]
     if events <= 0 or not any(weights):
         return [0] * len(population)
@@ -166,15 +167,6 @@ def _activity(planner: LeadPlanner, units: int) -> list[Planned]:
     mix = unit_mix(planner.lead)
     kinds = planner.rng.choices(list(mix), list(mix.values()), k=units)
     return [item for kind in kinds for item in planner.unit(kind)]
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    """Knuth's method: fine for the small means used here."""
-    limit, count, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        count += 1
-        product *= rng.random()
-    return count
 
 
 def _render(rng: random.Random, lead: Lead, item: Planned) -> SimEvent:
