@@ -22,7 +22,6 @@ import pickle
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,7 @@ from typing import Any
 import orjson
 
 from schemas.codec import DecodeError, parse_event
-from streams.core.model import ScoringModel
-from streams.core.state import LeadState
-from streams.core.step import process, rescore
+from streams.core import LeadState, ScoringModel, process, rescore
 from streams.kafka.partitioning import partition_for
 
 Event = tuple[str, bytes, bytes]  # (contract topic, key, value)
@@ -56,38 +53,25 @@ def core_pass(events: list[Event], model: ScoringModel) -> tuple[float, dict[str
     return time.process_time() - started, store
 
 
-@dataclass
-class _Msg:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float
-
-
 def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> float:
     """CPU seconds for Pipeline.handle over `events` (in-memory table, outputs dropped)."""
+    from schemas.topics import Topic
     from streams.app.pipeline import Pipeline
+    from streams.testing import FakeMessage, MemoryStore
 
-    def send(topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
+    def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         return None
 
-    names = {t: t for t, _k, _v in events}
     pipeline = Pipeline(
-        topics=names,
-        scores_topic="leads.scores",
-        alerts_topic="leads.alerts",
-        dead_letter_topic="leads.dead-letter",
-        rescore_topic="leads.rescore",
+        topic_prefix="",
         partitions=partitions,
         max_message_bytes=65536,
         model=model,
         send=send,
-        store={},
+        store=MemoryStore(partitions),
     )
     messages = [
-        _Msg(t, partition_for(k.decode(), partitions), n, k, v, time.time())
+        FakeMessage(t, partition_for(k.decode(), partitions), n, k, v, time.time())
         for n, (t, k, v) in enumerate(events)
     ]
     started = time.process_time()

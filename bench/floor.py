@@ -22,9 +22,9 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
+from schemas.topics import INPUTS, SCORES
 from streams.app.sensor import install_sensor
 from streams.app.worker import is_ready, leads_table, new_app
-from streams.kafka.topics import INPUT_TOPICS, SCORES
 from streams.settings import Settings
 
 
@@ -32,7 +32,7 @@ def create_floor_app(settings: Settings) -> faust.App:
     app = new_app(settings)
     table = leads_table(app, settings)
     scores = app.topic(settings.topic(SCORES))
-    source = app.topic(*(settings.topic(t) for t in INPUT_TOPICS))
+    source = app.topic(*(settings.topic(t) for t in INPUTS))
     state_bytes = int(os.environ.get("BENCH_FLOOR_STATE_BYTES", "0"))
     score_bytes = int(os.environ.get("BENCH_FLOOR_SCORE_BYTES", "0"))
 

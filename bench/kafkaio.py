@@ -16,7 +16,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from streams.kafka.admin import admin_client
 from streams.kafka.clients import client_kwargs
 from streams.settings import Settings
-from streams.simulate import SimEvent
+from streams.tools.simulate import SimEvent
 
 Offsets = dict[TopicPartition, int]
 

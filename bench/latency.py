@@ -21,10 +21,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.kafkaio import Offsets, end_offsets, read_range, wait_committed
+from schemas.topics import INPUTS, SCORES
 from streams.kafka.clients import client_kwargs
-from streams.kafka.topics import INPUT_TOPICS, SCORES
 from streams.settings import Settings
-from streams.simulate import SimEvent
+from streams.tools.simulate import SimEvent
 
 TICK = 0.005  # the pacer sends what is due every 5 ms
 
@@ -89,7 +89,7 @@ async def measure(
     timeout: float = 300.0,
 ) -> LatencyRun:
     """Offer `events` at `rate` to the running worker of `group`; latency percentiles."""
-    inputs = [settings.topic(t) for t in INPUT_TOPICS]
+    inputs = [settings.topic(t) for t in INPUTS]
     scores_topic = settings.topic(SCORES)
     before = await end_offsets(settings, [scores_topic])
     stamps, elapsed = await paced_send(settings, events, rate)

@@ -22,7 +22,7 @@ import orjson
 from bench.kafkaio import Offsets, Rec, end_offsets, read_range, wait_committed
 from bench.proc import Worker, free_port
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
-from streams.kafka.topics import SCORES
+from schemas.topics import SCORES
 from streams.settings import Settings
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from streams.settings import Settings
-from streams.worker_process import WorkerProcess, free_port
+from streams.tools.worker_process import WorkerProcess, free_port
 
 
 def rss_mb(pid: int) -> tuple[float, float]:

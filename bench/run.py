@@ -36,12 +36,12 @@ from bench.latency import measure as measure_latency
 from bench.limit import client_settings, faust_conf, run_limit
 from bench.pipeline import compare_with_offline, run_workers, window
 from bench.report import render, write_json
+from schemas.topics import INPUTS
 from streams.core.model import ScoringModel
 from streams.kafka.admin import create_topics, probe_broker
-from streams.kafka.topics import INPUT_TOPICS
-from streams.offline import score_lines
 from streams.settings import Settings
-from streams.simulate import Faults, SimEvent, generate
+from streams.tools.score import score_lines
+from streams.tools.simulate import Faults, SimEvent, generate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EVENTS_PER_LEAD = 12  # `leadscore simulate`'s default density
@@ -103,7 +103,7 @@ def say(text: str) -> None:
 def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
-    from streams.kafka.local import default_pom, kafka_version
+    from streams.tools.broker import default_pom, kafka_version
 
     model = "unknown"
     try:
@@ -195,7 +195,7 @@ async def _measure(
     }
 
     # 2. Preload, then limit and worker alternately on the same input topics.
-    inputs = [base.topic(t) for t in INPUT_TOPICS]
+    inputs = [base.topic(t) for t in INPUTS]
     t = time.monotonic()
     await kafkaio.produce_events(base, events)
     input_ends = await kafkaio.end_offsets(base, inputs)
@@ -335,7 +335,7 @@ async def _scale_out(
     say(f"scale-out: {params.workers} workers in group {group} ...")
     run, workers = await run_workers(base, group, workdir, input_ends, count=params.workers)
     try:
-        members = await kafkaio.group_members(base, group, base.topic(INPUT_TOPICS[0]))
+        members = await kafkaio.group_members(base, group, base.topic(INPUTS[0]))
         events = [_events_counted(w.get("/metrics")[1]) for w in workers]
     finally:
         for w in workers:

@@ -3,7 +3,6 @@
 from schemas.codec import DecodeError, decode_json, encode, parse_event, payload_text
 from schemas.common import MODEL_CONFIG, EventTime, Id, Message
 from schemas.events import (
-    TOPIC_EVENT_TYPES,
     Answers,
     EmailAddress,
     EmailClicked,
@@ -28,6 +27,7 @@ from schemas.outputs import (
     ScoreUpdate,
     Stage,
 )
+from schemas.topics import TOPIC_EVENT_TYPES, Topic
 
 __all__ = [
     "MODEL_CONFIG",
@@ -57,6 +57,7 @@ __all__ = [
     "Signup",
     "SocialInteraction",
     "Stage",
+    "Topic",
     "decode_json",
     "encode",
     "parse_event",

@@ -16,31 +16,13 @@ from typing import Any
 
 import yaml
 
-from schemas import events, outputs
+from schemas import events, outputs, topics
 
 DOC = Path(__file__).parent / "asyncapi.yaml"
 SCHEMA_FORMAT = "application/schema+json;version=draft-07"
 
-# topic -> (summary, direction, messages); directions are from leadscore's point of view.
-TOPICS: dict[str, tuple[str, str, list[str]]] = {
-    "leads.email-opens": ("Email opens", "receive", ["EmailOpened"]),
-    "leads.email-clicks": ("Email clicks", "receive", ["EmailClicked"]),
-    "leads.signups": ("List signups", "receive", ["Signup"]),
-    "leads.social": ("Social interactions", "receive", ["SocialInteraction"]),
-    "leads.forms": ("Form submissions with BANT answers", "receive", ["FormSubmitted"]),
-    "leads.lifecycle": (
-        "Verification, outcomes and erasure",
-        "receive",
-        ["LeadVerified", "LeadOutcome", "LeadErased"],
-    ),
-    "leads.scores": (
-        "Every score change; tombstone on erasure (compacted)",
-        "send",
-        ["ScoreUpdate"],
-    ),
-    "leads.alerts": ("Upward threshold crossings", "send", ["Alert"]),
-    "leads.dead-letter": ("Inputs that could not be applied", "send", ["DeadLetter"]),
-}
+# AsyncAPI actions are from leadscore's point of view: it receives inputs, sends outputs.
+_ACTIONS = {"input": "receive", "output": "send"}
 
 
 def _message(name: str) -> dict[str, Any]:
@@ -60,11 +42,15 @@ def build() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    for topic, (summary, action, names) in TOPICS.items():
-        cid = topic.replace(".", "_").replace("-", "_")
+    for topic in topics.ALL:
+        action = _ACTIONS.get(topic.direction)
+        if action is None:  # internal topics are no part of the published API
+            continue
+        names = topic.messages
+        cid = topic.name.replace(".", "_").replace("-", "_")
         channels[cid] = {
-            "address": topic,
-            "summary": summary,
+            "address": topic.name,
+            "summary": topic.summary,
             "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
         }
         operations[f"{action}_{cid}"] = {

@@ -14,8 +14,9 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from schemas.events import TOPIC_EVENT_TYPES, InputEvent
+from schemas.events import InputEvent
 from schemas.outputs import DeadLetterError
+from schemas.topics import TOPIC_EVENT_TYPES
 
 _EVENT_ADAPTER: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)
 _EVENT_TYPES: frozenset[str] = frozenset().union(*TOPIC_EVENT_TYPES.values())

@@ -1,4 +1,4 @@
-"""Input events (DESIGN.md section 2): one model per `type`, and the union of them all."""
+"""Input events (docs/contract.md s3): one model per `type`, and the union of them all."""
 
 from __future__ import annotations
 
@@ -168,13 +168,3 @@ InputEvent = Annotated[
     | LeadErased,
     Field(discriminator="type"),
 ]
-
-# Keys are the contract's topic names, without the deployment's topic prefix.
-TOPIC_EVENT_TYPES: dict[str, frozenset[str]] = {
-    "leads.email-opens": frozenset({"email.opened"}),
-    "leads.email-clicks": frozenset({"email.clicked"}),
-    "leads.signups": frozenset({"signup"}),
-    "leads.social": frozenset({"social.interaction"}),
-    "leads.forms": frozenset({"form.submitted"}),
-    "leads.lifecycle": frozenset({"lead.verified", "lead.outcome", "lead.erased"}),
-}

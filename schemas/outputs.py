@@ -1,4 +1,4 @@
-"""Messages leadscore publishes (DESIGN.md section 3): scores, alerts and dead letters."""
+"""Messages leadscore publishes (docs/contract.md s4): scores, alerts and dead letters."""
 
 from __future__ import annotations
 

@@ -1,13 +1,18 @@
-"""The `leadscore` command: one entry point, one sub-command module per concern."""
+"""The `leadscore` command: one entry point, one line per sub-command.
+
+The worker's command is here (it is the runtime); every other command is a tool, defined
+in `streams.tools.X` for `leadscore X` (a module, or a package's `cli.py`).
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Real-time lead scoring on Kafka: the worker and the tools beside it.",
+)
 
 
 @app.command()
@@ -16,7 +21,7 @@ def worker() -> None:
     from pydantic import ValidationError
 
     from streams.app.worker import run_worker
-    from streams.core.model import ModelError
+    from streams.core import ModelError
     from streams.kafka.admin import TopicAdminError
     from streams.settings import Settings, settings_error
 
@@ -31,43 +36,23 @@ def worker() -> None:
         raise typer.Exit(2) from None
 
 
-@app.command()
-def score(
-    events: Path = typer.Argument(..., help="JSONL file of input events ('-' for stdin)"),
-    model: Path | None = typer.Option(None, help="model file (default: the packaged one)"),
-) -> None:
-    """Score a JSONL file of events offline with the worker's core; print final scores."""
-    import orjson
-
-    from schemas.codec import encode
-    from streams.core.model import ScoringModel
-    from streams.offline import score_lines
-
-    scoring = ScoringModel.load(model)
-    stream = sys.stdin.buffer if str(events) == "-" else events.open("rb")
-    with stream:
-        run = score_lines(stream, scoring)
-    out = sys.stdout.buffer
-    for update in run.final_scores():
-        out.write(encode(update) + b"\n")
-    summary = {"outcomes": dict(run.outcomes), "invalid": dict(run.errors), "alerts": run.alerts}
-    sys.stderr.write(orjson.dumps(summary).decode() + "\n")
-
-
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def _register() -> None:
-    # Imported here so `leadscore --help` stays fast and each concern owns its commands.
-    from streams.calibrate.commands import register as register_calibration
-    from streams.demo import demo
-    from streams.kafka.commands import kafka_app, topics_app
-    from streams.modelctl import model_app
-    from streams.simulate.command import HELP as SIMULATE_HELP
-    from streams.simulate.command import simulate
-    from streams.tail import tail
+def register_commands() -> None:
+    """Add the tools' commands (imported here so `leadscore --help` stays fast)."""
+    from streams.tools.calibrate.cli import register as register_calibration
+    from streams.tools.demo import demo
+    from streams.tools.kafka import kafka_app
+    from streams.tools.model import model_app
+    from streams.tools.score import score
+    from streams.tools.simulate.cli import HELP as SIMULATE_HELP
+    from streams.tools.simulate.cli import simulate
+    from streams.tools.tail import tail
+    from streams.tools.topics import topics_app
 
+    app.command("score")(score)
     app.add_typer(kafka_app, name="kafka", help="Run a local single-node Kafka 4.x broker.")
     app.add_typer(topics_app, name="topics", help="Create and list leadscore's topics.")
     app.add_typer(model_app, name="model", help="Check and publish scoring models.")
@@ -79,7 +64,7 @@ def _register() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    _register()
+    register_commands()
     app()
 
 

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.topics import Topic
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -71,8 +73,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"LEADSCORE_{name.upper()}: no such file: {path}")
         return self
 
-    def topic(self, name: str) -> str:
-        """The full name of a contract topic, e.g. topic('leads.scores')."""
+    def topic(self, topic: Topic | str) -> str:
+        """The full name of a contract topic, e.g. topic(topics.SCORES) or topic('leads.scores')."""
+        name = topic if isinstance(topic, str) else topic.name
         return f"{self.topic_prefix}{name}"
 
 

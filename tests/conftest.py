@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka.local import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
 from streams.settings import Settings
+from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
 from tests.kafka_helpers import (
     broker_answers,
     delete_topics_with_prefixes,
@@ -45,7 +45,7 @@ def _start_local_broker(bootstrap: str) -> LocalKafka | None:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """host:port of a broker answering metadata requests. Started with streams.kafka.local
+    """host:port of a broker answering metadata requests. Started with streams.tools.broker
     when none answers, and stopped at session end only in that case. Never skips."""
     bootstrap = os.environ.get(BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP)
     # Sync fixture with its own loop: no session-scoped event loop to manage.

@@ -10,7 +10,7 @@ import orjson
 
 from schemas.codec import parse_event
 from schemas.events import InputEvent
-from streams.offline import topic_for
+from streams.tools.score import topic_for
 
 BASE = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -53,3 +53,38 @@ FORM_FIELDS: dict[str, Any] = {
 
 def form(lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any) -> InputEvent:
     return ev("form.submitted", lead, minutes, eid, **{**FORM_FIELDS, **kw})
+
+
+# One valid document of each event type (hostile-input tests vary them).
+def valid_doc(kind: str, lead: str = "L1", eid: str = "e1", minutes: float = 0) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "event_id": eid,
+        "lead_id": lead,
+        "type": kind,
+        "occurred_at": (BASE + timedelta(minutes=minutes)).isoformat(),
+    }
+    extra: dict[str, dict[str, Any]] = {
+        "email.opened": {"message_id": "m1", "sent_at": BASE.isoformat(), "user_agent": "Mozilla"},
+        "email.clicked": {"message_id": "m1", "url": "https://acme-corp.com/x"},
+        "signup": {"email": "ann.smith@acme-corp.com", "first_name": "Ann", "last_name": "Smith"},
+        "social.interaction": {"network": "linkedin", "action": "share"},
+        "form.submitted": {
+            "form_id": "demo",
+            "email": "ann.smith@acme-corp.com",
+            "first_name": "Ann",
+            "last_name": "Smith",
+            "company": "Acme",
+            "job_title": "CEO",
+            "company_size": 250,
+            "industry": "software",
+            "country": "US",
+            "answers": {"budget": 5e4, "authority": "decision_maker", "need": ["x"]},
+            "honeypot": "",
+            "fill_seconds": 30.0,
+        },
+        "lead.verified": {"method": "manual"},
+        "lead.outcome": {"outcome": "converted", "reason": "won"},
+        "lead.erased": {},
+    }
+    doc.update(extra[kind])
+    return doc

@@ -7,8 +7,7 @@ from typing import Any
 
 import yaml
 
-from schemas import asyncapi
-from streams.kafka.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from schemas import asyncapi, topics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +28,7 @@ def test_asyncapi_is_generated_from_the_models() -> None:
 def test_asyncapi_covers_every_contract_topic_and_resolves() -> None:
     doc = yaml.safe_load(asyncapi.DOC.read_text())
     addresses = {c["address"] for c in doc["channels"].values()}
-    assert addresses == set(INPUT_TOPICS) | set(OUTPUT_TOPICS)
+    assert addresses == {t.name for t in (*topics.INPUTS, *topics.OUTPUTS)}
     for ref in refs(doc):
         if ref.startswith("#/"):
             node = doc

@@ -1,4 +1,4 @@
-"""Calibration from history (DESIGN.md s5): generator, reader, method, evaluation, CLI.
+"""Calibration from history (docs/contract.md s6): generator, reader, method, evaluation, CLI.
 
 Fast and without Kafka: a synthetic history with a planted answer is generated
 once per module and calibrated in process.
@@ -18,13 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from streams.calibrate.evaluate import roc_auc, top_decile_rate
-from streams.calibrate.history import PLANTED_EFFECTS, generate_rows, write_csv
-from streams.calibrate.method import Calibration, calibrate, model_text, split
-from streams.calibrate.reader import HistoryError, Lead, read_history
-from streams.cli import _register, app
+from streams.cli import app, register_commands
 from streams.core.model import ScoringModel
-from streams.offline import score_lines
+from streams.tools.calibrate.evaluate import roc_auc, top_decile_rate
+from streams.tools.calibrate.history import PLANTED_EFFECTS, generate_rows, write_csv
+from streams.tools.calibrate.method import Calibration, calibrate, model_text, split
+from streams.tools.calibrate.reader import HistoryError, Lead, read_history
+from streams.tools.score import score_lines
 from tests.core_events import raw
 
 BASE = ScoringModel.load()
@@ -33,7 +33,7 @@ LEADS = 30000
 CLEAR = ("form.submitted", "email.clicked", "social.comment", "email.opened", "signup")
 NO_EFFECT = tuple(a for a, effect in PLANTED_EFFECTS.items() if effect == 0)
 
-_register()
+register_commands()
 runner = CliRunner()
 
 

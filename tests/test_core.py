@@ -33,7 +33,7 @@ def final(events: list[InputEvent]) -> dict[str, object]:
     return run(events)[1].published()
 
 
-# --- DESIGN.md s5: the ordering a marketer expects -------------------------------
+# --- docs/contract.md s6: the ordering a marketer expects ------------------------
 
 
 def test_click_beats_open_beats_signup() -> None:
@@ -138,7 +138,7 @@ def test_scanner_clicks_earn_nothing() -> None:
     assert human.engagement > 0 and human.machine_events == 0
 
 
-# --- guarantees (DESIGN.md s4) ----------------------------------------------------------
+# --- guarantees (docs/contract.md s5) ------------------------------------------------
 
 KINDS = st.sampled_from(["email.opened", "email.clicked", "signup", "social", "form", "verify"])
 

@@ -18,9 +18,9 @@ import pytest
 
 from schemas.codec import encode
 from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
-from streams.demo import parse_counts
 from streams.kafka.admin import list_topics
-from streams.tail import Board, View, json_line
+from streams.tools.demo import parse_counts
+from streams.tools.tail import Board, View, json_line
 from tests.kafka_helpers import kafka_settings
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 import orjson
@@ -17,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import MAX_DETAIL_CHARS, DecodeError, encode, parse_event
-from schemas.events import TOPIC_EVENT_TYPES
 from schemas.outputs import DeadLetterError
+from schemas.topics import TOPIC_EVENT_TYPES
 from streams.app.pipeline import Pipeline
 from streams.core.apply import DEDUPE_WINDOW
 from streams.core.model import ScoringModel
@@ -26,6 +25,8 @@ from streams.core.scoring import score
 from streams.core.state import LeadState
 from streams.core.step import Step, process
 from streams.kafka.partitioning import partition_for
+from streams.testing import PARTITIONS, FakeMessage, MemoryStore, SentMessage, memory_pipeline
+from tests.core_events import valid_doc
 
 MODEL = ScoringModel.load()
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -34,7 +35,6 @@ TOPICS = sorted(TOPIC_EVENT_TYPES)
 TOPIC_OF = {kind: topic for topic, kinds in TOPIC_EVENT_TYPES.items() for kind in kinds}
 CODES = set(get_args(DeadLetterError))
 MARK = "Zq7Marker"  # in hostile values, so echoes of the input can be found
-PARTITIONS = 6
 # A changelog record must fit Kafka's default message size (1 MiB, broker and producer).
 KAFKA_MESSAGE_LIMIT = 1_048_576
 
@@ -44,41 +44,7 @@ HYPO = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-# --- valid documents, then hostile variations of them ------------------------------------
-
-
-def valid_doc(kind: str, lead: str = "L1", eid: str = "e1", minutes: float = 0) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "event_id": eid,
-        "lead_id": lead,
-        "type": kind,
-        "occurred_at": (BASE + timedelta(minutes=minutes)).isoformat(),
-    }
-    extra: dict[str, dict[str, Any]] = {
-        "email.opened": {"message_id": "m1", "sent_at": BASE.isoformat(), "user_agent": "Mozilla"},
-        "email.clicked": {"message_id": "m1", "url": "https://acme-corp.com/x"},
-        "signup": {"email": "ann.smith@acme-corp.com", "first_name": "Ann", "last_name": "Smith"},
-        "social.interaction": {"network": "linkedin", "action": "share"},
-        "form.submitted": {
-            "form_id": "demo",
-            "email": "ann.smith@acme-corp.com",
-            "first_name": "Ann",
-            "last_name": "Smith",
-            "company": "Acme",
-            "job_title": "CEO",
-            "company_size": 250,
-            "industry": "software",
-            "country": "US",
-            "answers": {"budget": 5e4, "authority": "decision_maker", "need": ["x"]},
-            "honeypot": "",
-            "fill_seconds": 30.0,
-        },
-        "lead.verified": {"method": "manual"},
-        "lead.outcome": {"outcome": "converted", "reason": "won"},
-        "lead.erased": {},
-    }
-    doc.update(extra[kind])
-    return doc
+# --- hostile variations of valid documents -------------------------------------------
 
 
 KINDS = st.sampled_from(sorted(TOPIC_OF))
@@ -380,38 +346,8 @@ def test_the_largest_possible_lead_state_fits_a_kafka_message() -> None:
 # --- the Pipeline around them: keys, partitions, sizes --------------------------------
 
 
-@dataclass
-class Msg:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float = 0.0
-
-
-class Store(dict[str, bytes]):
-    def partition_slice(self, partition: int, after: str | None, limit: int) -> Any:
-        mine = sorted((k, v) for k, v in self.items() if partition_for(k, PARTITIONS) == partition)
-        return [(k, v) for k, v in mine if after is None or k > after][:limit]
-
-
-def pipeline() -> tuple[Pipeline, list[tuple[str, bytes, bytes | None, int | None]], Store]:
-    sent: list[tuple[str, bytes, bytes | None, int | None]] = []
-    store = Store()
-    pipe = Pipeline(
-        topics={f"p.{t}": t for t in TOPICS},
-        scores_topic="p.leads.scores",
-        alerts_topic="p.leads.alerts",
-        dead_letter_topic="p.leads.dead-letter",
-        rescore_topic="p.leads.rescore",
-        partitions=PARTITIONS,
-        max_message_bytes=65536,
-        model=MODEL,
-        send=lambda topic, key, value, partition=None: sent.append((topic, key, value, partition)),
-        store=store,
-    )
-    return pipe, sent, store
+def pipeline() -> tuple[Pipeline, list[SentMessage], MemoryStore]:
+    return memory_pipeline(MODEL, topic_prefix="p.", partitions=PARTITIONS)
 
 
 KEYS = st.one_of(st.none(), st.binary(max_size=20), st.sampled_from([b"L1", b"L2", b"l1", b"L1 "]))
@@ -431,7 +367,7 @@ def test_pipeline_dead_letters_or_applies_never_fails(
     right = partition_for(lead, PARTITIONS) if isinstance(lead, str) and lead else 0
     partition = right if owner else (right + 1) % PARTITIONS
     pipe, sent, store = pipeline()
-    pipe.handle(Msg(f"p.{topic}", partition, 7, key, raw))
+    pipe.handle(FakeMessage(f"p.{topic}", partition, 7, key, raw))
     dead = [orjson.loads(v) for t, _, v, _ in sent if t == "p.leads.dead-letter" and v]
     assert all(d["error"] != "processing_error" for d in dead), dead
     if dead:
@@ -452,10 +388,10 @@ def test_pipeline_dead_letters_or_applies_never_fails(
 def test_key_mismatch_and_too_large_are_dead_lettered() -> None:
     pipe, sent, store = pipeline()
     raw = orjson.dumps(valid_doc("email.opened", lead="L1"))
-    pipe.handle(Msg("p.leads.email-opens", partition_for("L1", PARTITIONS), 1, b"L2", raw))
+    pipe.handle(FakeMessage("p.leads.email-opens", partition_for("L1", PARTITIONS), 1, b"L2", raw))
     big = orjson.dumps({**valid_doc("email.opened"), "pad": "x" * 70_000})
-    pipe.handle(Msg("p.leads.email-opens", partition_for("L1", PARTITIONS), 2, b"L1", big))
-    pipe.handle(Msg("p.leads.email-opens", 0, 3, b"L1", None))  # a tombstone on an input
+    pipe.handle(FakeMessage("p.leads.email-opens", partition_for("L1", PARTITIONS), 2, b"L1", big))
+    pipe.handle(FakeMessage("p.leads.email-opens", 0, 3, b"L1", None))  # a tombstone on an input
     errors = [orjson.loads(v)["error"] for t, _, v, _ in sent if t == "p.leads.dead-letter" and v]
     assert errors == ["key_mismatch", "too_large", "invalid_json"] and not store
 

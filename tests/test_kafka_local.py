@@ -15,16 +15,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import murmur2
 
+from schemas import topics
+from schemas.topics import MODEL, SCORES
 from streams.kafka.admin import create_topics
 from streams.kafka.clients import bootstrap_list, client_kwargs
-from streams.kafka.local import (
+from streams.settings import Settings
+from streams.tools.broker import (
     LocalKafka,
     java_major_version,
     new_cluster_id,
     render_server_properties,
 )
-from streams.kafka.topics import INPUT_TOPICS, MODEL, SCORES, contract_topic_names, topic_specs
-from streams.settings import Settings
 from tests.kafka_helpers import (
     Record,
     consume_until,
@@ -57,7 +58,7 @@ async def test_broker_answers_metadata_from_an_independent_client(kafka_bootstra
 @kafka
 async def test_create_topics_twice_is_harmless(kafka_bootstrap: str, unique: str) -> None:
     settings = kafka_settings(kafka_bootstrap, unique, partitions=2)
-    expected = {settings.topic(name) for name in contract_topic_names()}
+    expected = {settings.topic(t) for t in topics.ALL}
 
     first = await create_topics(settings)
     second = await create_topics(settings)
@@ -73,7 +74,7 @@ async def test_contract_topics_have_the_configured_partitions_and_policies(
 ) -> None:
     settings = kafka_settings(kafka_bootstrap, unique, partitions=4)
     await create_topics(settings)
-    names = [settings.topic(name) for name in contract_topic_names()]
+    names = [settings.topic(t) for t in topics.ALL]
 
     partitions, policies = await _describe_independently(kafka_bootstrap, names)
 
@@ -126,7 +127,7 @@ async def test_helpers_round_trip_json_bytes_tombstones_and_partitions(
     kafka_bootstrap: str, unique: str
 ) -> None:
     await create_contract_topics(kafka_bootstrap, unique, partitions=3)
-    topic = f"{unique}{INPUT_TOPICS[0]}"
+    topic = f"{unique}{topics.INPUTS[0].name}"
     records: list[Record | tuple[str, None]] = [
         Record("lead-1", {"event_id": "e1"}),
         Record("lead-2", b"\xff not json", partition=2),
@@ -148,7 +149,7 @@ async def test_helpers_round_trip_json_bytes_tombstones_and_partitions(
 @kafka
 async def test_consume_until_fails_listing_what_it_saw(kafka_bootstrap: str, unique: str) -> None:
     await create_contract_topics(kafka_bootstrap, unique, partitions=1)
-    topic = f"{unique}{SCORES}"
+    topic = f"{unique}{SCORES.name}"
     await produce(kafka_bootstrap, topic, [("lead-9", {"score": 7})])
 
     with pytest.raises(AssertionError) as failure:
@@ -165,10 +166,10 @@ async def test_consume_until_fails_listing_what_it_saw(kafka_bootstrap: str, uni
 
 
 def test_topic_specs_cover_the_contract_once() -> None:
-    names = [spec.name for spec in topic_specs()]
+    names = [spec.name for spec in topics.ALL]
     assert len(names) == len(set(names)) == 11
-    assert set(INPUT_TOPICS) <= set(names)
-    assert {spec.name for spec in topic_specs() if spec.compacted} == {SCORES, MODEL}
+    assert {t.name for t in topics.INPUTS} <= set(names)
+    assert {spec.name for spec in topics.ALL if spec.compacted} == {SCORES.name, MODEL.name}
 
 
 def test_cluster_ids_look_like_kafka_uuids() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from streams.app.logs import RepeatFilter, quiet_repeats
-from streams.app.worker import _Worker
+from streams.app.worker import Worker
 
 
 class Clock:
@@ -63,7 +63,7 @@ def test_quiet_repeats_filters_each_handler_once() -> None:
 def test_the_worker_quiets_the_root_handlers_it_sets_up() -> None:
     root = logging.Logger("root-under-test")
     root.addHandler(logging.StreamHandler())
-    worker = object.__new__(_Worker)  # only the logging hook is exercised
+    worker = object.__new__(Worker)  # only the logging hook is exercised
     worker.spinner = None
     worker.on_setup_root_logger(root, logging.INFO)
     assert any(isinstance(f, RepeatFilter) for f in root.handlers[0].filters)

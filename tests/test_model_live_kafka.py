@@ -10,8 +10,8 @@ from importlib import resources
 import orjson
 import pytest
 
-from streams.modelctl import publish_text
 from streams.settings import Settings
+from streams.tools.model import publish_text
 from tests.kafka_helpers import (
     Consumed,
     Record,

@@ -18,8 +18,8 @@ import pytest
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from streams.core.model import ScoringModel
 from streams.kafka.partitioning import partition_for
-from streams.offline import score_lines, topic_for
 from streams.settings import Settings
+from streams.tools.score import score_lines, topic_for
 from tests.core_events import raw
 from tests.kafka_helpers import (
     Consumed,

@@ -12,26 +12,27 @@ import pytest
 from rocksdict import Options, Rdict
 
 from streams.app import pipeline as pipeline_module
-from streams.app.worker import _TableStore
+from streams.app.worker import TableStore
 from streams.core.state import LeadState
 from streams.kafka.partitioning import partition_for
-from tests.test_hostile_input import PARTITIONS, Msg, Store, pipeline, valid_doc
+from streams.testing import PARTITIONS, FakeMessage, MemoryStore, memory_pipeline
+from tests.core_events import valid_doc
 
 OPENS = "p.leads.email-opens"
 CLICKS = "p.leads.email-clicks"
 
 
-def opened(lead: str, eid: str, offset: int) -> Msg:
+def opened(lead: str, eid: str, offset: int) -> FakeMessage:
     raw = orjson.dumps(valid_doc("email.opened", lead=lead, eid=eid))
-    return Msg(OPENS, partition_for(lead, PARTITIONS), offset, lead.encode(), raw)
+    return FakeMessage(OPENS, partition_for(lead, PARTITIONS), offset, lead.encode(), raw)
 
 
-def clicked(lead: str, eid: str, offset: int) -> Msg:
+def clicked(lead: str, eid: str, offset: int) -> FakeMessage:
     raw = orjson.dumps(valid_doc("email.clicked", lead=lead, eid=eid))
-    return Msg(CLICKS, partition_for(lead, PARTITIONS), offset, lead.encode(), raw)
+    return FakeMessage(CLICKS, partition_for(lead, PARTITIONS), offset, lead.encode(), raw)
 
 
-class CountingStore(Store):
+class CountingStore(MemoryStore):
     reads = 0
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -40,7 +41,7 @@ class CountingStore(Store):
 
 
 def counting_pipeline() -> tuple[Any, CountingStore]:
-    pipe, _sent, _ = pipeline()
+    pipe, _sent, _ = memory_pipeline()
     pipe.store = store = CountingStore()
     return pipe, store
 
@@ -86,7 +87,7 @@ def test_recent_states_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     pipe, _store = counting_pipeline()
     for n in range(5):
         pipe.handle(opened(f"L{n}", f"e{n}", n))
-    assert list(pipe._recent) == ["L2", "L3", "L4"]
+    assert pipe.recent_leads == ["L2", "L3", "L4"]
 
 
 def _applies_then(fail: Any) -> Any:
@@ -101,7 +102,7 @@ def _applies_then(fail: Any) -> Any:
 
 def test_a_sweep_goes_through_its_partition_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline_module, "RESCORE_SLICE", 2)
-    pipe, sent, _store = pipeline()
+    pipe, sent, _store = memory_pipeline()
     leads = [f"lead-{n}" for n in range(40)]
     for n, lead in enumerate(leads):
         pipe.handle(clicked(lead, f"e{n}", n))
@@ -113,7 +114,7 @@ def test_a_sweep_goes_through_its_partition_in_slices(monkeypatch: pytest.Monkey
     commands = 0
     while command is not None:
         commands += 1
-        pipe.handle_rescore(Msg("p.leads.rescore", 0, commands, b"rescore", command))
+        pipe.handle_rescore(FakeMessage("p.leads.rescore", 0, commands, b"rescore", command))
         more = [v for t, _k, v, p in sent if t == "p.leads.rescore" and p == 0]
         assert len(more) <= 1
         sent[:] = [s for s in sent if s[0] != "p.leads.rescore"]
@@ -121,11 +122,11 @@ def test_a_sweep_goes_through_its_partition_in_slices(monkeypatch: pytest.Monkey
     rescored = [k.decode() for t, k, _v, _p in sent if t == "p.leads.scores"]
     assert sorted(rescored) == here, "each lead of the partition once, no other"
     assert commands == len(here) // 2 + 1
-    assert pipe._leads[0] == len(here)
+    assert pipe.leads[0] == len(here)
 
 
 class _RocksData:
-    """What _TableStore reads of Faust's RocksDB store: its per-partition databases."""
+    """What TableStore reads of Faust's RocksDB store: its per-partition databases."""
 
     offset_key = b"__faust\0offset__"
     use_rocksdict = True
@@ -142,7 +143,7 @@ def test_table_slices_walk_a_rocksdb_partition_in_key_order(tmp_path: Path) -> N
         for key, value in leads.items():
             db[key.encode()] = value
         db[_RocksData.offset_key] = b"42"  # Faust's own bookkeeping, not a lead
-        store = _TableStore(SimpleNamespace(data=_RocksData({0: db})), PARTITIONS)
+        store = TableStore(SimpleNamespace(data=_RocksData({0: db})), PARTITIONS)
         walked: list[tuple[str, bytes]] = []
         after = None
         while True:
@@ -161,7 +162,7 @@ def test_memory_table_slices_filter_the_partition_in_key_order() -> None:
     leads = {f"lead-{n}": f"state {n}".encode() for n in range(40)}
     stored = [(k.encode(), v) for k, v in leads.items()]
     table = SimpleNamespace(data=object(), items=lambda: stored)
-    store = _TableStore(table, PARTITIONS)
+    store = TableStore(table, PARTITIONS)
     mine = sorted((k, v) for k, v in leads.items() if partition_for(k, PARTITIONS) == 2)
     assert store.partition_slice(2, None, 100) == mine
     assert store.partition_slice(2, mine[0][0], 2) == mine[1:3]

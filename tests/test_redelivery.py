@@ -11,7 +11,7 @@ from schemas.events import InputEvent
 from streams.core.model import ScoringModel
 from streams.core.state import LeadState
 from streams.core.step import OUTBOX_SIZE, Step, process
-from streams.offline import score_lines
+from streams.tools.score import score_lines
 from tests.core_events import ev, form, raw
 
 MODEL = ScoringModel.load()

@@ -1,4 +1,4 @@
-"""The wire contract (DESIGN.md sections 2 and 3) as the schemas package enforces it."""
+"""The wire contract (docs/contract.md s3-s4) as the schemas package enforces it."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ import pytest
 from schemas.codec import DecodeError, parse_event
 from schemas.events import EmailClicked, FormSubmitted
 from streams.core.model import ScoringModel
-from streams.offline import score_lines
-from streams.simulate import NO_FAULTS, PERSONA_SHARES, Faults, SimEvent, generate
-from streams.simulate.personas import HUMAN_MIN_DELAY
+from streams.tools.score import score_lines
+from streams.tools.simulate import NO_FAULTS, PERSONA_SHARES, Faults, SimEvent, generate
+from streams.tools.simulate.personas import HUMAN_MIN_DELAY
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -23,8 +23,8 @@ from aiohttp import web
 
 from schemas.codec import encode
 from schemas.outputs import Alert, Contact, Factor
+from schemas.topics import ALERTS, DEAD_LETTER, EMAIL_CLICKS, FORMS
 from streams.app.webhook import Attempt, WebhookPolicy, deliver, slack_message
-from streams.kafka.topics import ALERTS, DEAD_LETTER, EMAIL_CLICKS, FORMS
 from streams.settings import Settings
 from tests.core_events import FORM_FIELDS, raw
 from tests.kafka_helpers import (

@@ -1,6 +1,6 @@
 """Run `leadscore worker` as a real process for integration and fault tests.
 
-The process control lives in streams.worker_process (the demo uses it too); here failures
+The process control lives in streams.tools.worker_process (the demo uses it too); here failures
 are AssertionErrors, which pytest reports with the worker's log.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from streams.worker_process import WorkerProcess as _WorkerProcess
-from streams.worker_process import free_port, settings_env
+from streams.tools.worker_process import WorkerProcess as _WorkerProcess
+from streams.tools.worker_process import free_port, settings_env
 from tests.kafka_helpers import create_contract_topics, delete_topics_with_prefixes, kafka_settings
 
 

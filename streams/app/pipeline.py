@@ -15,16 +15,13 @@ from typing import Any, Protocol
 
 import orjson
 
+from schemas import topics
 from schemas.codec import DecodeError, encode, parse_event
 from schemas.outputs import DeadLetterError, ScoreUpdate
+from schemas.topics import Topic
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
-from streams.core.apply import record_key, to_us
-from streams.core.model import ScoringModel
-from streams.core.scoring import score
-from streams.core.signals import burst_clicks, machine_signal
-from streams.core.state import R_KIND, LeadState
-from streams.core.step import Step, process, rescore, score_update
+from streams.core import LeadState, ScoringModel, Step, process, rescore, score, score_update, to_us
 from streams.kafka.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -51,8 +48,11 @@ class Message(Protocol):
 
 
 class Sender(Protocol):
+    """Buffers one output message on a contract topic (the deployment's prefix is the
+    sender's business); `partition` None means the key's partition."""
+
     def __call__(
-        self, topic: str, key: bytes, value: bytes | None, partition: int | None = None
+        self, topic: Topic, key: bytes, value: bytes | None, partition: int | None = None
     ) -> None: ...
 
 
@@ -70,40 +70,34 @@ class Pipeline:
     def __init__(
         self,
         *,
-        topics: dict[str, str],
-        scores_topic: str,
-        alerts_topic: str,
-        dead_letter_topic: str,
-        rescore_topic: str,
+        topic_prefix: str,
         partitions: int,
         max_message_bytes: int,
         model: ScoringModel,
         send: Sender,
         store: StateStore,
     ) -> None:
-        self.topics = topics  # full topic name -> contract name
-        self.scores_topic = scores_topic
-        self.alerts_topic = alerts_topic
-        self.dead_letter_topic = dead_letter_topic
-        self.rescore_topic = rescore_topic
+        # Full input topic name -> its contract topic (the registry in schemas/topics.py).
+        self.inputs: dict[str, Topic] = {f"{topic_prefix}{t.name}": t for t in topics.INPUTS}
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
         self.send = send
         self.store = store
         self.model = model
-        self._leads: dict[int, int] = {}  # leads per partition, from the last sweep
+        self.leads: dict[int, int] = {}  # leads per partition, from the last sweep
         # The states last written, so a lead's next event skips the table read and the
         # decode. Written with the table (publish), emptied on a rebalance or a failed step.
         self._recent: dict[str, LeadState] = {}
         metrics.MODEL_INFO.labels(model.model_version).set(1)
-        metrics.init_series(sorted(set(topics.values())))
+        metrics.init_series(sorted(t.name for t in topics.INPUTS))
 
     # --- input -----------------------------------------------------------------------
 
     def handle(self, msg: Message) -> None:
         """Apply one input message; never raises for bad input (it is dead-lettered)."""
         started = time.perf_counter()
-        contract = self.topics.get(msg.topic, msg.topic)
+        topic = self.inputs.get(msg.topic)
+        contract = msg.topic if topic is None else topic.name
         try:
             self._handle(msg, contract)
         except Exception as exc:  # a bug must not lose the event: dead-letter it
@@ -126,14 +120,15 @@ class Pipeline:
         owner = partition_for(event.lead_id, self.partitions)
         if msg.partition != owner:
             # A producer with another partitioner (librdkafka's crc32): move it, never apply here.
-            self.send(msg.topic, event.lead_id.encode(), raw, owner)
+            self.send(topics.BY_NAME[contract], event.lead_id.encode(), raw, owner)
             _events(contract, "rerouted").inc()
             return None
         state = self.load(event.lead_id)
         step = process(state, event, self.model, datetime.now(UTC))
         _events(contract, step.outcome).inc()
         if step.outcome == "applied":
-            self._count_machine(state, event.event_id)
+            if step.machine is not None:
+                metrics.MACHINE_ENGAGEMENT.labels(step.machine).inc()
             self.publish(state, step, msg.timestamp)
         elif step.republish:  # a replay after a crash may have lost them: see redeliver()
             self.publish(state, step)
@@ -141,7 +136,7 @@ class Pipeline:
 
     def reject(self, msg: Message, contract: str, code: DeadLetterError, detail: str) -> None:
         record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, code, detail)
-        self.send(self.dead_letter_topic, msg.key or b"", encode(record))
+        self.send(topics.DEAD_LETTER, msg.key or b"", encode(record))
         _events(contract, "dead_letter").inc()
         metrics.DEAD_LETTERS.labels(code).inc()
 
@@ -153,6 +148,11 @@ class Pipeline:
             return state
         raw = self.store.get(lead_id)
         return LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
+
+    @property
+    def recent_leads(self) -> list[str]:
+        """Leads whose states are kept decoded, least recently written first."""
+        return list(self._recent)
 
     def forget_states(self) -> None:
         """Drop the recent states: the table may change under them (a rebalance)."""
@@ -179,13 +179,13 @@ class Pipeline:
         self.store[state.lead_id] = state.to_bytes()
         self._remember(state)
         if step.tombstone:
-            self.send(self.scores_topic, key, None)
+            self.send(topics.SCORES, key, None)
             if step.republish:
                 metrics.REPUBLISHED.labels("tombstone").inc()
         if step.score is not None:
             self._send_score(key, step.score, produced_at, step.republish)
         for alert in step.alerts:
-            self.send(self.alerts_topic, key, encode(alert))
+            self.send(topics.ALERTS, key, encode(alert))
             if step.republish:
                 metrics.REPUBLISHED.labels("alert").inc()
                 continue
@@ -194,7 +194,7 @@ class Pipeline:
     def _send_score(
         self, key: bytes, update: ScoreUpdate, produced_at: float | None, again: bool = False
     ) -> None:
-        self.send(self.scores_topic, key, encode(update))
+        self.send(topics.SCORES, key, encode(update))
         if again:
             metrics.REPUBLISHED.labels("score").inc()
             return
@@ -203,16 +203,6 @@ class Pipeline:
             metrics.BOT_FLAGS.labels(flag).inc()
         if produced_at:
             metrics.EVENT_TO_SCORE.observe(max(0.0, time.time() - produced_at))
-
-    def _count_machine(self, state: LeadState, event_id: str) -> None:
-        rec = state.records.get(record_key(event_id))
-        if rec is None:
-            return
-        clicked = rec[R_KIND] == "email.clicked"
-        bursts = burst_clicks(state.records, self.model) if clicked else set()
-        signal = machine_signal(rec, event_id in bursts, self.model)
-        if signal is not None:
-            metrics.MACHINE_ENGAGEMENT.labels(signal).inc()
 
     # --- sweeps and model changes ----------------------------------------------------
 
@@ -235,10 +225,10 @@ class Pipeline:
         read += command.get("read", 0)
         if last is not None:
             more = {**command, "after": last, "sent": sent, "read": read}
-            self.send(self.rescore_topic, b"rescore", orjson.dumps(more), msg.partition)
+            self.send(topics.RESCORE, b"rescore", orjson.dumps(more), msg.partition)
             return
-        self._leads[msg.partition] = read
-        metrics.LEADS.set(sum(self._leads.values()))
+        self.leads[msg.partition] = read
+        metrics.LEADS.set(sum(self.leads.values()))
         log.info(
             "rescored partition %d (%s): %d leads, %d updates",
             msg.partition,

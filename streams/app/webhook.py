@@ -39,9 +39,9 @@ from pydantic import ValidationError
 
 from schemas.codec import encode
 from schemas.outputs import Alert, DeadLetterError
+from schemas.topics import ALERTS, DEAD_LETTER
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
-from streams.kafka.topics import ALERTS, DEAD_LETTER
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,9 @@ from aiokafka import AIOKafkaConsumer
 from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
+from schemas import topics
 from schemas.codec import encode
+from schemas.topics import Topic
 from streams.app import metrics
 from streams.app.logs import quiet_repeats
 from streams.app.pipeline import Pipeline
@@ -33,7 +35,6 @@ from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
 from streams.kafka.clients import back_off_failed_metadata_updates, client_kwargs
 from streams.kafka.partitioning import partition_for
-from streams.kafka.topics import ALERTS, DEAD_LETTER, INPUT_TOPICS, MODEL, RESCORE, SCORES
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,25 +136,20 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     """Build the worker's app; tests build one per unique topic prefix."""
     app = new_app(settings)
     table = leads_table(app, settings)
-    topics = {settings.topic(t): t for t in INPUT_TOPICS}
-    # Keyed by contract name for outputs, by full name for re-routed inputs.
-    outputs = {t: app.topic(settings.topic(t)) for t in (SCORES, ALERTS, DEAD_LETTER, RESCORE)}
-    outputs.update({full: app.topic(full) for full in topics})
+    # Every topic the pipeline writes: outputs, rescore commands, re-routed inputs.
+    written = (*topics.OUTPUTS, topics.RESCORE, *topics.INPUTS)
+    outputs = {t: app.topic(settings.topic(t)) for t in written}
 
-    def send(topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
+    def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         outputs[topic].send_soon(key=key, value=value, partition=partition)
 
     pipeline = Pipeline(
-        topics=topics,
-        scores_topic=SCORES,
-        alerts_topic=ALERTS,
-        dead_letter_topic=DEAD_LETTER,
-        rescore_topic=RESCORE,
+        topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
         max_message_bytes=settings.max_message_bytes,
         model=model,
         send=send,
-        store=_TableStore(table, settings.partitions),
+        store=TableStore(table, settings.partitions),
     )
 
     def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -163,14 +159,14 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     app.on_partitions_revoked.connect(on_rebalance)
     app.on_partitions_assigned.connect(on_rebalance)
 
-    rescore = outputs[RESCORE]  # co-partitioned with the inputs
-    source = app.topic(*topics, rescore.get_topic_name())
+    rescore = outputs[topics.RESCORE]  # co-partitioned with the inputs
+    source = app.topic(*pipeline.inputs, rescore.get_topic_name())
 
     @app.agent(source, name="score_events")
     async def score_events(stream: faust.StreamT[bytes]) -> None:
         # One stream for events and rescore commands: one lead's updates never interleave.
         async for event in stream.events():
-            if event.message.topic in topics:
+            if event.message.topic in pipeline.inputs:
                 pipeline.handle(event.message)
             else:
                 pipeline.handle_rescore(event.message)
@@ -200,7 +196,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     return app, pipeline
 
 
-class _TableStore:
+class TableStore:
     """The Faust table seen as the Pipeline's small StateStore protocol."""
 
     def __init__(self, table: Any, partitions: int) -> None:
@@ -257,7 +253,7 @@ async def _watch_model(
     """Follow the compacted model topic from its start; a bad model is refused."""
     # No group: every worker reads every partition of the model topic from the start.
     consumer = AIOKafkaConsumer(
-        settings.topic(MODEL),
+        settings.topic(topics.MODEL),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -327,7 +323,7 @@ def is_ready(app: faust.App) -> bool:
     return started and recovered and not app.rebalancing
 
 
-class _Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
+class Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         quiet_repeats(logger)  # see streams/app/logs.py
@@ -340,7 +336,7 @@ def run_worker(settings: Settings) -> None:
     asyncio.run(check_worker_topics(settings))
     app, _ = create_app(settings, model)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = _Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     # At DEBUG, Faust logs every message it sends (key and value) and aiokafka whole protocol
     # requests and responses: personal data. LEADSCORE_LOG_LEVEL=DEBUG is for our own code;
     # these libraries stay at INFO or above.

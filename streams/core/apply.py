@@ -23,7 +23,7 @@ from schemas.events import (
     SocialInteraction,
 )
 from streams.core.model import ScoringModel
-from streams.core.state import R_TS, LeadState, Record
+from streams.core.state import LeadState, Record, Stamped
 
 Outcome = Literal["applied", "duplicate", "stale", "ignored_erased"]
 
@@ -82,8 +82,8 @@ def erase(state: LeadState, ts: int) -> None:
     """Forget everything at or before `ts`; keep only the marker (and any newer facts)."""
     state.erased_at = ts if state.erased_at is None else max(state.erased_at, ts)
     cut = state.erased_at
-    state.records = {k: r for k, r in state.records.items() if r[R_TS] > cut}
-    state.profile = {k: v for k, v in state.profile.items() if v[1] > cut}
+    state.records = {k: r for k, r in state.records.items() if r.occurred_at_us > cut}
+    state.profile = {k: v for k, v in state.profile.items() if v.occurred_at_us > cut}
     state.signals = {k: t for k, t in state.signals.items() if t > cut}
     state.evicted = 0
     state.alerts = {}
@@ -95,13 +95,13 @@ def erase(state: LeadState, ts: int) -> None:
 def _older_than_window(state: LeadState, ts: int, event_id: str) -> bool:
     if len(state.records) < DEDUPE_WINDOW:
         return False
-    oldest = min((r[R_TS], eid) for eid, r in state.records.items())
+    oldest = min((r.occurred_at_us, eid) for eid, r in state.records.items())
     return (ts, event_id) < oldest
 
 
 def _evict(state: LeadState) -> None:
     while len(state.records) > DEDUPE_WINDOW:
-        _, oldest = min((r[R_TS], eid) for eid, r in state.records.items())
+        _, oldest = min((r.occurred_at_us, eid) for eid, r in state.records.items())
         del state.records[oldest]
         state.evicted += 1
 
@@ -112,10 +112,10 @@ def _record(event: InputEvent, ts: int, model: ScoringModel) -> Record:
         if event.sent_at is not None:
             after_send = (event.occurred_at - event.sent_at).total_seconds()
         message = None if event.message_id is None else record_key(event.message_id)
-        return [ts, event.type, message, after_send, _is_scanner(event.user_agent, model)]
+        return Record(ts, event.type, message, after_send, _is_scanner(event.user_agent, model))
     if isinstance(event, SocialInteraction):
-        return [ts, f"social.{event.action}", None, None, False]
-    return [ts, event.type, None, None, False]
+        return Record(ts, f"social.{event.action}")
+    return Record(ts, event.type)
 
 
 def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
@@ -171,8 +171,8 @@ def _set_fields(state: LeadState, ts: int, event_id: str, **values: Any) -> None
         if value is None:
             continue
         old = state.profile.get(name)
-        if old is None or (ts, event_id) > (old[1], old[2]):
-            state.profile[name] = [value, ts, event_id]
+        if old is None or (ts, event_id) > (old.occurred_at_us, old.event_id):
+            state.profile[name] = Stamped(value, ts, event_id)
 
 
 def _signal(state: LeadState, name: str, ts: int) -> None:

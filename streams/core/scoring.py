@@ -1,6 +1,6 @@
 """Turning a lead's state into its published score: fit, engagement, validity.
 
-Read this file top to bottom to know how a score is made (DESIGN.md s5).
+Read this file top to bottom to know how a score is made (docs/contract.md s6).
 Everything is a pure function of (state, model, as_of).
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from schemas.outputs import Grade, Stage
 from streams.core.model import ScoringModel
 from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
-from streams.core.state import R_KIND, R_TS, LeadState
+from streams.core.state import LeadState
 
 TOP_FACTORS = 5
 
@@ -104,7 +104,7 @@ def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) ->
 
 def fit_points(state: LeadState, model: ScoringModel) -> dict[str, float]:
     """Points for each profile criterion that matches the ideal customer profile."""
-    p = {k: v[0] for k, v in state.profile.items()}
+    p = {k: v.value for k, v in state.profile.items()}
     fit = model.fit
     pts: dict[str, float] = {}
     size = p.get("company_size")
@@ -157,13 +157,13 @@ def engagement_points(
     machine = 0
     bursts = burst_clicks(state.records, model)
     for eid, rec in state.records.items():
-        kind = rec[R_KIND]
+        kind = rec.kind
         if kind not in acts:
             continue
         if machine_signal(rec, eid in bursts, model) is not None:
             machine += 1
             continue
-        age = as_of_us - rec[R_TS]
+        age = as_of_us - rec.occurred_at_us
         if age < 0:
             age = 0
         weight = 2.0 ** (-age / half_life)
@@ -205,10 +205,11 @@ def grade(fit: int, model: ScoringModel) -> Grade:
 
 def stage(state: LeadState, model: ScoringModel, total: int, eng: int, disq: bool) -> Stage:
     """Lifecycle stage: outcomes win, then the highest threshold reached."""
-    outcome = state.profile.get("outcome", [None])[0]
+    outcome = state.profile.get("outcome")
+    outcome_value = None if outcome is None else outcome.value
     if disq:
         return "disqualified"
-    if outcome == "converted":
+    if outcome_value == "converted":
         return "converted"
     levels = model.thresholds.levels
     if "sql" in levels and total >= levels["sql"]:

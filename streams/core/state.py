@@ -9,19 +9,45 @@ the same state. Times are integer microseconds since the Unix epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import orjson
 
-# A profile field: [value, occurred_at_us, event_id]; (occurred_at, event_id) orders writers.
-Stamped = list[Any]
-# An event record: [occurred_at_us, kind, record_key(message_id), seconds_after_send, scanner_agent]
-Record = list[Any]
 
-R_TS, R_KIND, R_MESSAGE, R_AFTER_SEND, R_SCANNER = range(5)
-_ts = itemgetter(R_TS)
-_stamp_ts = itemgetter(1)
+class Stamped(NamedTuple):
+    """A profile field with its writer: (occurred_at, event_id) orders writers."""
+
+    value: Any
+    occurred_at_us: int
+    event_id: str
+
+
+class Sent(NamedTuple):
+    """An alert in a lead's outbox, with the record key of the event that caused it."""
+
+    cause: str
+    alert: dict[str, Any]  # the alert as JSON
+
+
+class Record(NamedTuple):
+    """What a lead keeps of one applied event (its key in `records` is the event id)."""
+
+    occurred_at_us: int
+    kind: str  # the event type; social interactions as social.<action>
+    message: str | None = None  # record_key(message_id) of an email's open or click
+    seconds_after_send: float | None = None  # an email's open or click after sent_at
+    scanner_agent: bool = False  # opened or clicked by a known link scanner's user agent
+
+
+_ts = attrgetter("occurred_at_us")
+
+
+def _as_list(value: Any) -> Any:
+    """orjson writes no NamedTuple: records and stamped fields go out as JSON arrays."""
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError
 
 
 @dataclass(slots=True)
@@ -47,7 +73,7 @@ class LeadState:
     # duplicate of `last_event` re-publishes the current score; the outbox keeps the lead's
     # latest alerts with the event that caused each, to re-publish on a duplicate of it.
     last_event: str | None = None  # record key of the last event applied (erasures excepted)
-    outbox: list[list[Any]] = field(default_factory=list)  # [cause's record key, alert as JSON]
+    outbox: list[Sent] = field(default_factory=list)
 
     @property
     def last_event_us(self) -> int | None:
@@ -56,7 +82,7 @@ class LeadState:
             signal = max(self.signals.values())
             newest = signal if newest is None or signal > newest else newest
         if self.profile:
-            field_ = max(map(_stamp_ts, self.profile.values()))
+            field_ = max(map(_ts, self.profile.values()))
             newest = field_ if newest is None or field_ > newest else newest
         return newest
 
@@ -70,20 +96,20 @@ class LeadState:
         return not self.records and not self.profile and not self.signals
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self)
+        return orjson.dumps(self, default=_as_list)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> LeadState:
         d = orjson.loads(raw)
         return cls(
             lead_id=d["lead_id"],
-            records=d["records"],
-            profile=d["profile"],
+            records={k: Record(*r) for k, r in d["records"].items()},
+            profile={k: Stamped(*v) for k, v in d["profile"].items()},
             signals=d["signals"],
             evicted=d["evicted"],
             erased_at=d["erased_at"],
             alerts={k: AlertArm(**v) for k, v in d["alerts"].items()},
             published=d["published"],
             last_event=d.get("last_event"),  # absent in states written before they existed
-            outbox=d.get("outbox", []),
+            outbox=[Sent(*s) for s in d.get("outbox", [])],
         )

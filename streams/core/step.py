@@ -15,7 +15,8 @@ from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
 from streams.core.apply import Outcome, apply_event, from_us, record_key, to_us
 from streams.core.model import ScoringModel
 from streams.core.scoring import Card, score
-from streams.core.state import AlertArm, LeadState
+from streams.core.signals import machine_signal_of
+from streams.core.state import AlertArm, LeadState, Sent
 
 
 @dataclass(slots=True)
@@ -29,6 +30,8 @@ class Step:
     card: Card | None = None
     # A redelivered event's outputs, sent again (the state is unchanged): see `redeliver`.
     republish: bool = False
+    # Why the applied event looks machine-made (a mail scanner's open or click), or None.
+    machine: str | None = None
 
 
 # Alerts kept in a lead's outbox: enough for every alert a replay window can hold (a
@@ -48,8 +51,9 @@ def process(state: LeadState, event: InputEvent, model: ScoringModel, now: datet
     tombstone = state.erased_at != was_erased
     step = rescore(state, model, now, cause=event)
     step.tombstone = tombstone
+    step.machine = machine_signal_of(state, key, model)
     if step.alerts:
-        sent = [[key, a.model_dump(mode="json")] for a in step.alerts]
+        sent = [Sent(key, a.model_dump(mode="json")) for a in step.alerts]
         state.outbox = [*state.outbox, *sent][-OUTBOX_SIZE:]
     return step
 
@@ -80,7 +84,7 @@ def redeliver(state: LeadState, event: InputEvent, outcome: Outcome, now: dateti
             # As last published, whatever the model in force now.
             card = Card.from_published(state.published)
             step.score = score_update(state.lead_id, card, event, now)
-    step.alerts = [Alert.model_validate(a) for cause, a in state.outbox if cause == key]
+    step.alerts = [Alert.model_validate(s.alert) for s in state.outbox if s.cause == key]
     step.republish = step.tombstone or step.score is not None or bool(step.alerts)
     return step
 
@@ -180,7 +184,7 @@ def _alert(
 
 def contact(state: LeadState) -> Contact:
     """The lead's contact details as last known (alerts only: never logged)."""
-    p = {k: v[0] for k, v in state.profile.items()}
+    p = {k: v.value for k, v in state.profile.items()}
     name = " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x) or None
     return Contact(
         name=name, email=p.get("email"), company=p.get("company"), job_title=p.get("job_title")

@@ -13,8 +13,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from schemas import topics
 from streams.kafka.clients import bootstrap_list, client_kwargs
-from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 
 # Metadata errors that only mean "not propagated yet" right after a topic was created.
@@ -73,12 +73,12 @@ async def create_topics(settings: Settings, partitions: int | None = None) -> Cr
     count = partitions or settings.partitions
     new = [
         NewTopic(
-            settings.topic(spec.name),
+            settings.topic(spec),
             count,
             settings.replication_factor,
             topic_configs=dict(spec.configs),
         )
-        for spec in topic_specs()
+        for spec in topics.ALL
     ]
     async with admin_client(settings) as admin:
         response = await admin.create_topics(new)
@@ -222,7 +222,7 @@ async def check_worker_topics(settings: Settings) -> None:
     """
     async with admin_client(settings) as admin:
         found = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
-    wanted = [settings.topic(spec.name) for spec in topic_specs()]
+    wanted = [settings.topic(spec) for spec in topics.ALL]
     missing = [n for n in wanted if n not in found]
     if missing:
         raise TopicAdminError(

@@ -9,7 +9,7 @@ import socket
 import time
 from pathlib import Path
 
-from streams.kafka.local import DEFAULT_HOST, LocalKafka
+from streams.tools.broker import DEFAULT_HOST, LocalKafka
 
 # Below Linux's ephemeral range (32768-60999): an outgoing connection never takes these ports
 # while the broker is down for a restart.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.faults.broker import FaultBroker
-from tests.faults.harness import SeededStream, seeded_stream
+from tests.faults.harness import FaultSetup, SeededStream, seeded_stream
+from tests.kafka_helpers import create_contract_topics
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +24,7 @@ def fault_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBrok
 
 @pytest.fixture(scope="session")
 def stream() -> SeededStream:
-    """20,000 messages of 400 leads (streams.simulate when importable)."""
+    """20,000 messages of 400 leads (streams.tools.simulate when importable)."""
     return seeded_stream()
 
 
@@ -36,3 +38,10 @@ def small_stream() -> SeededStream:
 def prefix(request: pytest.FixtureRequest) -> str:
     """Topics and app id of one test on the fault broker (which is thrown away at the end)."""
     return f"f-{request.node.name.removeprefix('test_')[:20]}-{uuid.uuid4().hex[:6]}."
+
+
+@pytest.fixture
+async def setup(fault_broker: FaultBroker, prefix: str, tmp_path: Path) -> FaultSetup:
+    """The common setup of a fault test: contract topics under a fresh prefix."""
+    await create_contract_topics(fault_broker.bootstrap, prefix)
+    return FaultSetup(fault_broker, prefix, tmp_path)

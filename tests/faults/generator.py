@@ -1,4 +1,4 @@
-"""A small seeded event generator, used when `streams.simulate` is not importable.
+"""A small seeded event generator, used when `streams.tools.simulate` is not importable.
 
 Leads with a profile (a form or a signup), email opens and clicks, social interactions, some
 verifications, outcomes and erasures, over 30 days of event time; about 2 % of messages are
@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from streams.offline import topic_for
+from streams.tools.score import topic_for
 
 FIRST = ("Ann", "Bob", "Chen", "Dana", "Eve", "Farid", "ann", "bob")
 LAST = ("Smith", "Okafor", "Ng", "Berg", "smith")

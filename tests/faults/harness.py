@@ -1,8 +1,8 @@
 """The fault suite's stream, its expected outcome (the offline scorer) and the checks.
 
-- `SeededStream`: tens of thousands of messages from `streams.simulate.generate` (when it
+- `SeededStream`: tens of thousands of messages from `streams.tools.simulate.generate` (when it
   is importable; `tests.faults.generator` otherwise), with redeliveries, out-of-order and
-  broken messages, and what `streams.offline.score_lines` makes of them.
+  broken messages, and what `streams.tools.score.score_lines` makes of them.
 - `produce_all`: sends them with a plain aiokafka producer, keyed by lead id (murmur2).
 - `Outcome.collect`: reads leads.scores until every lead's latest value equals the offline
   one (or fails after a timeout, listing the differences), then leads.alerts and
@@ -20,12 +20,14 @@ alert id must be published with one content only (guarantee 4).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,10 +36,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from schemas.outputs import Alert
 from streams.core.model import ScoringModel
-from streams.offline import score_lines
 from streams.settings import Settings
+from streams.tools.score import score_lines
+from tests.faults.broker import FaultBroker
 from tests.kafka_helpers import Consumed, kafka_settings, read_all
-from tests.worker_proc import WorkerProcess
+from tests.worker_proc import WorkerProcess, free_port
 
 SEED = 20261101
 EVENTS = 20_000
@@ -79,7 +82,7 @@ class SeededStream:
 
 def _generate(seed: int, events: int, leads: int) -> tuple[list[Msg], str]:
     try:
-        from streams.simulate import Faults, generate
+        from streams.tools.simulate import Faults, generate
     except ImportError:
         from tests.faults.generator import seeded_messages
 
@@ -88,7 +91,7 @@ def _generate(seed: int, events: int, leads: int) -> tuple[list[Msg], str]:
     faults = Faults(duplicates=0.02, out_of_order=0.05, malformed=0.01)
     sim = generate(seed=seed, leads=leads, events=events, faults=faults, now=NOW)
     msgs = [Msg(e.topic, e.key, e.value, e.expected_error is not None) for e in sim]
-    return msgs, "streams.simulate"
+    return msgs, "streams.tools.simulate"
 
 
 @cache
@@ -134,6 +137,30 @@ FAST_FAILOVER_ENV = {
 
 def worker(settings: Settings, log: Any, env: dict[str, str] | None = None) -> WorkerProcess:
     return WorkerProcess(settings, log, env={**FAST_FAILOVER_ENV, **(env or {})})
+
+
+@dataclass
+class FaultSetup:
+    """One fault test's workplace: the suite's broker, the test's contract topics (created),
+    its prefix and a folder for workers' data and logs."""
+
+    broker: FaultBroker
+    prefix: str
+    folder: Path
+
+    def settings(self, name: str = "data", **overrides: Any) -> Settings:
+        """A worker's settings: the test's topics and group, its own data dir and port."""
+        return fault_settings(
+            self.broker.bootstrap,
+            self.prefix,
+            data_dir=self.folder / name,
+            web_port=free_port(),
+            **overrides,
+        )
+
+    async def start(self, settings: Settings, log: str = "worker") -> WorkerProcess:
+        """Start a worker (returns when it is ready); its log is `<log>.log` in the folder."""
+        return await asyncio.to_thread(worker(settings, self.folder / f"{log}.log").start)
 
 
 # --- producing -------------------------------------------------------------------------

@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.faults.broker import FaultBroker
 from tests.faults.harness import (
+    FaultSetup,
     Outcome,
     Produced,
     SeededStream,
-    fault_settings,
     produce_all,
     wait_for_scores,
-    worker,
 )
-from tests.kafka_helpers import create_contract_topics
-from tests.worker_proc import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
 DOWN_FOR = 5.0  # seconds the broker stays away
 
 
-async def test_broker_restart_mid_stream(
-    fault_broker: FaultBroker, stream: SeededStream, prefix: str, tmp_path: Path
-) -> None:
-    settings = fault_settings(
-        fault_broker.bootstrap, prefix, data_dir=tmp_path / "data", web_port=free_port()
-    )
-    await create_contract_topics(fault_broker.bootstrap, prefix)
-    proc = await asyncio.to_thread(worker(settings, tmp_path / "worker.log").start)
+async def test_broker_restart_mid_stream(setup: FaultSetup, stream: SeededStream) -> None:
+    fault_broker = setup.broker
+    settings = setup.settings()
+    proc = await setup.start(settings)
     half = len(stream.messages) // 2
     produced = Produced()
     try:

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
 from streams.settings import Settings
-from tests.faults.broker import FaultBroker
 from tests.faults.harness import (
     FAST_FAILOVER_ENV,
+    FaultSetup,
     Outcome,
     Produced,
     SeededStream,
-    fault_settings,
     produce_all,
     wait_for_scores,
-    worker,
 )
-from tests.kafka_helpers import create_contract_topics, read_all
-from tests.worker_proc import WorkerProcess, free_port
+from tests.kafka_helpers import read_all
+from tests.worker_proc import WorkerProcess
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
@@ -54,27 +51,15 @@ async def check_routing(settings: Settings, stream: SeededStream, *workers: Work
 
 @pytest.mark.parametrize("standby", [0, 1], ids=["standby0", "standby1"])
 async def test_survivor_takes_over_partitions_and_state(
-    fault_broker: FaultBroker,
+    setup: FaultSetup,
     small_stream: SeededStream,
-    prefix: str,
-    tmp_path: Path,
     standby: int,
 ) -> None:
     stream = small_stream
-
-    def settings_for(name: str) -> Settings:
-        return fault_settings(
-            fault_broker.bootstrap,
-            prefix,  # one app id: one consumer group
-            data_dir=tmp_path / name,
-            web_port=free_port(),
-            standby_replicas=standby,
-        )
-
-    settings = settings_for("a")
-    await create_contract_topics(fault_broker.bootstrap, prefix)
-    a = await asyncio.to_thread(worker(settings, tmp_path / "a.log").start)
-    b = await asyncio.to_thread(worker(settings_for("b"), tmp_path / "b.log").start)
+    # One prefix, so one app id: both workers are in one consumer group.
+    settings = setup.settings("a", standby_replicas=standby)
+    a = await setup.start(settings, "a")
+    b = await setup.start(setup.settings("b", standby_replicas=standby), "b")
     produced = Produced()
     try:
         half = len(stream.messages) // 2

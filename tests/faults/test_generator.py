@@ -1,10 +1,10 @@
-"""The fallback generator of the fault suite (used when streams.simulate is missing) must
+"""The fallback generator of the fault suite (used when streams.tools.simulate is missing) must
 keep making valid, reproducible streams; fast, no broker."""
 
 from __future__ import annotations
 
 from streams.core.model import ScoringModel
-from streams.offline import score_lines
+from streams.tools.score import score_lines
 from tests.faults.generator import seeded_messages
 from tests.faults.harness import NOW
 

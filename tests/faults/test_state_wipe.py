@@ -6,26 +6,22 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from tests.faults.broker import FaultBroker
 from tests.faults.harness import (
     SCORE_FIELDS,
+    FaultSetup,
     Outcome,
     Produced,
     SeededStream,
-    fault_settings,
     fields,
     produce_all,
     wait_for_scores,
-    worker,
 )
-from tests.kafka_helpers import create_contract_topics
-from tests.worker_proc import WorkerProcess, free_port
+from tests.worker_proc import WorkerProcess
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
@@ -41,13 +37,12 @@ def table_view(proc: WorkerProcess, leads: list[str]) -> dict[str, dict[str, Any
 
 
 async def test_wiped_state_is_rebuilt_from_the_changelog(
-    fault_broker: FaultBroker, small_stream: SeededStream, prefix: str, tmp_path: Path
+    setup: FaultSetup, small_stream: SeededStream
 ) -> None:
     stream = small_stream
-    data = tmp_path / "data"
-    settings = fault_settings(fault_broker.bootstrap, prefix, data_dir=data, web_port=free_port())
-    await create_contract_topics(fault_broker.bootstrap, prefix)
-    proc = await asyncio.to_thread(worker(settings, tmp_path / "worker.log").start)
+    settings = setup.settings()
+    data = settings.data_dir
+    proc = await setup.start(settings)
     produced = Produced()
     faults = []
     try:

@@ -6,23 +6,18 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from pathlib import Path
 
 import pytest
 
-from tests.faults.broker import FaultBroker
 from tests.faults.harness import (
     SEED,
+    FaultSetup,
     Outcome,
     Produced,
     SeededStream,
-    fault_settings,
     produce_all,
     wait_for_scores,
-    worker,
 )
-from tests.kafka_helpers import create_contract_topics
-from tests.worker_proc import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
@@ -31,17 +26,12 @@ CHUNKS = 3
 KILL_SEED = int(os.environ.get("LEADSCORE_FAULT_SEED", SEED))
 
 
-async def test_sigkill_worker_repeatedly(
-    fault_broker: FaultBroker, stream: SeededStream, prefix: str, tmp_path: Path
-) -> None:
+async def test_sigkill_worker_repeatedly(setup: FaultSetup, stream: SeededStream) -> None:
     """Three kills while it works through a freshly sent third of the stream (the first
     one soon after start, often in table recovery), one near the end of the stream, when
     the leads' last events are in flight: that is when lost outputs stay lost."""
-    settings = fault_settings(
-        fault_broker.bootstrap, prefix, data_dir=tmp_path / "data", web_port=free_port()
-    )
-    await create_contract_topics(fault_broker.bootstrap, prefix)
-    proc = await asyncio.to_thread(worker(settings, tmp_path / "worker.log").start)
+    settings = setup.settings()
+    proc = await setup.start(settings)
     rng = random.Random(KILL_SEED)
     produced = Produced()
     faults = []

@@ -24,7 +24,7 @@ with atheris.instrument_imports(include=["schemas", "streams"]):
     import orjson
 
     from schemas.codec import DecodeError, encode, parse_event
-    from schemas.events import TOPIC_EVENT_TYPES
+    from schemas.topics import TOPIC_EVENT_TYPES
     from streams.core.apply import DEDUPE_WINDOW
     from streams.core.model import ScoringModel
     from streams.core.scoring import score

@@ -1,7 +1,7 @@
 """`leadscore demo`: a broker, a worker, a minute of realistic traffic, live scores and alerts.
 
 What it does, in order:
-1. uses the broker at LEADSCORE_KAFKA_BOOTSTRAP, or starts the local one (streams.kafka.local)
+1. uses the broker at LEADSCORE_KAFKA_BOOTSTRAP, or starts the local one (streams.tools.broker)
    when nothing answers at the default address;
 2. creates the contract topics under a fresh prefix `demo-<6 hex>.` (the worker's app id and
    Faust's changelog topics share it). A fresh prefix per run, rather than a fixed `demo.`
@@ -10,7 +10,7 @@ What it does, in order:
    the previous run. Fresh names make every run independent, let two demos share a broker,
    and are deleted at the end;
 3. starts a worker process and waits for its /readyz;
-4. streams simulated traffic (streams.simulate) for --duration seconds at --rate msg/s while
+4. streams simulated traffic (streams.tools.simulate) for --duration seconds at --rate msg/s while
    following leads.scores and leads.alerts with the `leadscore tail` view (a live table on a
    terminal, plain periodic lines otherwise);
 5. waits for the worker to catch up, prints a summary read from the worker's /metrics and
@@ -35,13 +35,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.outputs import ScoreUpdate
 from streams.kafka.admin import admin_client, create_topics, probe_broker
-from streams.kafka.local import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
 from streams.settings import Settings
-from streams.simulate.faults import Faults
-from streams.simulate.generator import generate
-from streams.simulate.output import SendStats, send_to_kafka
-from streams.tail import Board, View, follow, stop_on_signals
-from streams.worker_process import WorkerError, WorkerProcess, free_port
+from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
+from streams.tools.simulate.faults import Faults
+from streams.tools.simulate.generator import generate
+from streams.tools.simulate.output import SendStats, send_to_kafka
+from streams.tools.tail import Board, View, follow, stop_on_signals
+from streams.tools.worker_process import WorkerError, WorkerProcess, free_port
 
 DEMO_DIR = Path("var/demo")
 EVENTS_PER_LEAD = 12  # the population size follows the traffic: about 12 messages per lead

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from streams.core.model import ACTIVITIES
-from streams.simulate.sampling import poisson
+from streams.tools.simulate.sampling import poisson
 
 # Log-odds added to conversion by an activity the lead did (once; repeats add up
 # to twice that, with diminishing returns). The hidden truth calibration must find.

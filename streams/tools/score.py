@@ -1,4 +1,4 @@
-"""The offline scorer: the same core as the worker, applied to a JSONL file of events.
+"""`leadscore score`, the offline scorer: the worker's core applied to a JSONL file of events.
 
 Each line is one input event as producers send it. The topic is implied by the
 event's `type`, so the same validation as the stream applies; invalid lines are
@@ -7,21 +7,22 @@ counted and reported, like dead letters.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
+import typer
 
-from schemas.codec import DecodeError, parse_event
-from schemas.events import TOPIC_EVENT_TYPES
+from schemas.codec import DecodeError, encode, parse_event
 from schemas.outputs import Alert, ScoreUpdate
+from schemas.topics import FORMS, TOPIC_OF_TYPE
 from streams.core.model import ScoringModel
 from streams.core.state import LeadState
 from streams.core.step import process
-
-_TOPIC_OF_TYPE = {t: topic for topic, types in TOPIC_EVENT_TYPES.items() for t in types}
 
 
 def topic_for(raw: bytes) -> str:
@@ -29,9 +30,9 @@ def topic_for(raw: bytes) -> str:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return "leads.forms"
+        return FORMS.name
     kind = doc.get("type") if isinstance(doc, dict) else None
-    return _TOPIC_OF_TYPE.get(kind, "leads.forms") if isinstance(kind, str) else "leads.forms"
+    return TOPIC_OF_TYPE.get(kind, FORMS.name) if isinstance(kind, str) else FORMS.name
 
 
 @dataclass
@@ -78,3 +79,19 @@ def score_lines(lines: Iterable[bytes], model: ScoringModel) -> OfflineRun:
         if step.score is not None:
             run.scores[event.lead_id] = step.score
     return run
+
+
+def score(
+    events: Path = typer.Argument(..., help="JSONL file of input events ('-' for stdin)"),
+    model: Path | None = typer.Option(None, help="model file (default: the packaged one)"),
+) -> None:
+    """Score a JSONL file of events offline with the worker's core; print final scores."""
+    scoring = ScoringModel.load(model)
+    stream = sys.stdin.buffer if str(events) == "-" else events.open("rb")
+    with stream:
+        run = score_lines(stream, scoring)
+    out = sys.stdout.buffer
+    for update in run.final_scores():
+        out.write(encode(update) + b"\n")
+    summary = {"outcomes": dict(run.outcomes), "invalid": dict(run.errors), "alerts": run.alerts}
+    sys.stderr.write(orjson.dumps(summary).decode() + "\n")

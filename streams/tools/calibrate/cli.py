@@ -11,18 +11,18 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from streams.calibrate.evaluate import (
+from streams.core.model import ModelError, ScoringModel
+from streams.tools.calibrate.evaluate import (
     engagement_scores,
     equal_points_model,
     rate,
     roc_auc,
     top_decile_rate,
 )
-from streams.calibrate.history import write_csv
-from streams.calibrate.method import CalibrationError, calibrate, model_text, split
-from streams.calibrate.reader import History, HistoryError, Lead, read_history
-from streams.calibrate.report import Evaluation, build, render
-from streams.core.model import ModelError, ScoringModel
+from streams.tools.calibrate.history import write_csv
+from streams.tools.calibrate.method import CalibrationError, calibrate, model_text, split
+from streams.tools.calibrate.reader import History, HistoryError, Lead, read_history
+from streams.tools.calibrate.report import Evaluation, build, render
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +53,7 @@ def calibrate_command(
     holdout: float = typer.Option(0.3, help="share of leads held out to measure ranking"),
     seed: int = typer.Option(0, help="seed of the train/holdout split"),
 ) -> None:
-    """Fit activity points to a history export (DESIGN.md s5); write the model and a report."""
+    """Fit activity points to a history export (docs/contract.md s6); write model and report."""
     started = time.perf_counter()
     try:
         base = ScoringModel.load(model)

@@ -1,4 +1,4 @@
-"""The calibration method of DESIGN.md s5, automated.
+"""The calibration method of docs/contract.md s6, automated.
 
 The control rate is the share of (training) leads that became customers. An
 activity's rate is the share of leads that did it (count >= 1) who became
@@ -29,8 +29,8 @@ from typing import Any
 
 import yaml
 
-from streams.calibrate.reader import Lead
 from streams.core.model import Activity, ScoringModel
+from streams.tools.calibrate.reader import Lead
 
 # One-sided ~97.5% bound: an activity "beats" the control only if its rate does so
 # beyond chance. Without it, 3 leads of whom 2 converted would earn 67 points.
@@ -151,8 +151,8 @@ def model_text(
     header = (
         f"# Calibrated by `leadscore calibrate` from {source}: {cal.rows} training leads,\n"
         f"# control rate {cal.control_rate:.4f}; base model {base.model_version}.\n"
-        "# Activity points are in proportion to each activity's conversion rate (DESIGN.md s5);\n"
-        "# everything else is the base model unchanged.\n"
+        "# Activity points are in proportion to each activity's conversion rate\n"
+        "# (docs/contract.md s6); everything else is the base model unchanged.\n"
     )
     return header + _dump(doc)
 

@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from streams.simulate.faults import Faults, SimEvent
-from streams.simulate.generator import generate
-from streams.simulate.output import SendStats, progress_bar, send_to_kafka, write_jsonl
-from streams.simulate.personas import PERSONA_SHARES
+from streams.tools.simulate.faults import Faults, SimEvent
+from streams.tools.simulate.generator import generate
+from streams.tools.simulate.output import SendStats, progress_bar, send_to_kafka, write_jsonl
+from streams.tools.simulate.personas import PERSONA_SHARES
 
 EVENTS_PER_LEAD = 12  # the default run size when neither --events nor --duration is given
 

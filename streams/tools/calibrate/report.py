@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from streams.calibrate.method import Calibration
+from streams.tools.calibrate.method import Calibration
 
 
 @dataclass(frozen=True, slots=True)

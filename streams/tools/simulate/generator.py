@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 
 import orjson
 
-from schemas.events import TOPIC_EVENT_TYPES
-from streams.simulate.faults import Faults, SimEvent, inject
-from streams.simulate.personas import (
+from schemas.topics import TOPIC_OF_TYPE
+from streams.tools.simulate.faults import Faults, SimEvent, inject
+from streams.tools.simulate.personas import (
     DAY,
     ERASED_SHARE,
     PERSONA_SHARES,
@@ -40,10 +40,9 @@ from streams.simulate.personas import (
     make_lead,
     unit_mix,
 )
-from streams.simulate.sampling import poisson
+from streams.tools.simulate.sampling import poisson
 
 ROUND_CAP = 100_000  # clean events planned at once (memory), longer runs take more rounds
-TOPIC_OF_TYPE = {kind: topic for topic, kinds in TOPIC_EVENT_TYPES.items() for kind in kinds}
 
 
 def generate(

@@ -32,8 +32,8 @@ from rich.table import Table
 from rich.text import Text
 
 from schemas.outputs import Alert, ScoreUpdate
+from schemas.topics import ALERTS, SCORES
 from streams.kafka.clients import client_kwargs
-from streams.kafka.topics import ALERTS, SCORES
 from streams.settings import Settings
 
 MAX_ALERTS_SHOWN = 8
@@ -55,9 +55,9 @@ class Board:
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> Alert | None:
         """Take one message of `topic` (contract name); the alert, if it was one."""
         try:
-            if topic == SCORES:
+            if topic == SCORES.name:
                 self._score(key, value)
-            elif topic == ALERTS and value is not None:
+            elif topic == ALERTS.name and value is not None:
                 alert = Alert.model_validate_json(value)
                 if alert.alert_id in self.alert_ids:  # re-sent after a crash: shown once
                     self.counts["alerts_repeated"] += 1
@@ -185,7 +185,7 @@ def json_line(topic: str, key: bytes | None, value: bytes | None) -> bytes:
             body = orjson.loads(value)
         except orjson.JSONDecodeError:
             body = value.decode("utf-8", "replace")
-    if topic == ALERTS and isinstance(body, dict) and isinstance(body.get("contact"), dict):
+    if topic == ALERTS.name and isinstance(body, dict) and isinstance(body.get("contact"), dict):
         body["contact"].pop("email", None)
     lead = None if key is None else key.decode("utf-8", "replace")
     return orjson.dumps({"topic": topic, "key": lead, "value": body})
@@ -268,7 +268,7 @@ async def follow(
     No consumer group: every partition is read, nothing is committed, and any number of
     tails can run side by side without stealing partitions from each other.
     """
-    names = {settings.topic(SCORES): SCORES, settings.topic(ALERTS): ALERTS}
+    names = {settings.topic(SCORES): SCORES.name, settings.topic(ALERTS): ALERTS.name}
     consumer = AIOKafkaConsumer(
         *names,
         **client_kwargs(settings),

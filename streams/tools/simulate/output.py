@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from streams.kafka.clients import client_kwargs
 from streams.settings import Settings
-from streams.simulate.faults import SimEvent
+from streams.tools.simulate.faults import SimEvent
 
 FLUSH_EVERY = 1000  # await delivery reports this often: errors surface, memory stays bounded
 

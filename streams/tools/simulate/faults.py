@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import orjson
 
-from schemas.events import TOPIC_EVENT_TYPES
 from schemas.outputs import DeadLetterError
+from schemas.topics import TOPIC_EVENT_TYPES
 
 Fault = Literal["duplicate", "out_of_order", "malformed"]
 Malformation = Literal[

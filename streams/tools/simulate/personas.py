@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from streams.simulate import data as d
+from streams.tools.simulate import data as d
 
 Persona = Literal["buyer", "tyre_kicker", "student", "bot", "scanned"]
 

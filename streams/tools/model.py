@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from aiokafka import AIOKafkaProducer
 
+from schemas.topics import MODEL
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.clients import client_kwargs
-from streams.kafka.topics import MODEL
 from streams.settings import Settings
 
 model_app = typer.Typer(no_args_is_help=True, add_completion=False)

@@ -12,9 +12,9 @@ import math
 from collections.abc import Sequence
 from itertools import groupby
 
-from streams.calibrate.reader import Lead
 from streams.core.model import Activity, ScoringModel
 from streams.core.scoring import capped_points, engagement_total
+from streams.tools.calibrate.reader import Lead
 
 
 def engagement_scores(leads: Sequence[Lead], model: ScoringModel) -> list[int]:

@@ -1,0 +1,94 @@
+"""Test doubles for the worker's pipeline without Kafka or Faust.
+
+Shipped with the package (as Bytewax ships its testing helpers) so that the unit tests,
+the fault tests and the bench drive the very `Pipeline` the worker runs:
+
+    pipe, sent, store = memory_pipeline(model)
+    pipe.handle(FakeMessage("leads.forms", partition, 0, b"L1", raw))
+    sent[-1].topic, sent[-1].value   # what the worker would have produced
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from schemas.topics import Topic
+from streams.app.pipeline import Pipeline
+from streams.core import ScoringModel
+from streams.kafka.partitioning import partition_for
+
+PARTITIONS = 6
+
+
+@dataclass
+class FakeMessage:
+    """An input message as the pipeline reads it (Faust's message has these fields)."""
+
+    topic: str  # the full topic name (with the deployment's prefix)
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float = 0.0
+
+
+class SentMessage(NamedTuple):
+    """One message the pipeline produced."""
+
+    topic: str  # the full topic name (with the deployment's prefix)
+    key: bytes
+    value: bytes | None
+    partition: int | None
+
+
+class MemoryStore(dict[str, bytes]):
+    """The lead table in a dict: lead id -> state bytes."""
+
+    def __init__(self, partitions: int = PARTITIONS) -> None:
+        super().__init__()
+        self.partitions = partitions
+
+    def partition_slice(
+        self, partition: int, after: str | None, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """Up to `limit` leads of `partition` in key order after `after` (as the table)."""
+        mine = sorted(
+            (k, v) for k, v in self.items() if partition_for(k, self.partitions) == partition
+        )
+        return [(k, v) for k, v in mine if after is None or k > after][:limit]
+
+
+class RecordingSender:
+    """A pipeline's `send` that keeps every message, with its full topic name."""
+
+    def __init__(self, topic_prefix: str = "") -> None:
+        self.topic_prefix = topic_prefix
+        self.sent: list[SentMessage] = []
+
+    def __call__(
+        self, topic: Topic, key: bytes, value: bytes | None, partition: int | None = None
+    ) -> None:
+        self.sent.append(SentMessage(f"{self.topic_prefix}{topic.name}", key, value, partition))
+
+
+def memory_pipeline(
+    model: ScoringModel | None = None,
+    *,
+    topic_prefix: str = "p.",
+    partitions: int = PARTITIONS,
+    max_message_bytes: int = 65536,
+) -> tuple[Pipeline, list[SentMessage], MemoryStore]:
+    """A pipeline over a memory store that records what it sends (the default model when
+    `model` is None); returns the pipeline, the list of sent messages and the store."""
+    store = MemoryStore(partitions)
+    sender = RecordingSender(topic_prefix)
+    pipe = Pipeline(
+        topic_prefix=topic_prefix,
+        partitions=partitions,
+        max_message_bytes=max_message_bytes,
+        model=model if model is not None else ScoringModel.load(),
+        send=sender,
+        store=store,
+    )
+    return pipe, sender.sent, store
