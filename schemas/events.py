@@ -15,6 +15,9 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 def _check_email(value: str) -> str:
+    # A trailing dot names the same domain (its fully qualified form); forms let it through.
+    if value.endswith(".") and not value.endswith(".."):
+        value = value[:-1]
     try:
         return validate_email(value, check_deliverability=False).normalized
     except ValueError:

@@ -31,8 +31,28 @@ def is_free_mail(domain: str) -> bool:
 
 
 def is_lowercase_name(name: Any) -> bool:
-    """'john' or 'john smith' (people capitalise their names; form-filling bots often don't)."""
-    return isinstance(name, str) and any(c.isalpha() for c in name) and name == name.lower()
+    """'john' or 'john smith': people capitalise their names, form-filling bots often don't.
+
+    Only letters with case count: a name is lowercase when it has a lower-case letter and
+    no upper-case (or title-case) one. Names in scripts without case (Chinese, Japanese,
+    Korean, Arabic, Hebrew, Thai, Devanagari, Georgian, ...) never are.
+    """
+    if not isinstance(name, str):
+        return False
+    lower = upper = False
+    for c in name:
+        if c.isupper() or c.istitle():
+            upper = True
+            break
+        if c.islower() and not _caseless_in_use(c):
+            lower = True
+    return lower and not upper
+
+
+def _caseless_in_use(c: str) -> bool:
+    """Georgian: Unicode calls Mkhedruli (and Nuskhuri) letters lower case since it added
+    the Mtavruli capitals, but Georgian names are written without capitals."""
+    return "\u10d0" <= c <= "\u10ff" or "\u2d00" <= c <= "\u2d2f"
 
 
 def bot_flags(state: LeadState, model: ScoringModel) -> tuple[str, ...]:
