@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint unit kafka-up kafka-down bench promtool clean
+.PHONY: install demo test lint unit kafka-up kafka-down bench promtool kcat clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/leadscore demo
 
 # Lint, types, then every test (the broker is started by the test session when absent).
-test: $(STAMP) promtool lint
+test: $(STAMP) promtool kcat lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -34,7 +34,11 @@ unit: $(STAMP)
 
 # promtool (Debian's prometheus package) runs the alert-rule unit tests.
 promtool:
-	@command -v promtool >/dev/null || ./deploy/prometheus/install-promtool.sh
+	@./deploy/install-tool.sh promtool prometheus
+
+# kcat (Debian's package) is the independent client some integration tests produce with.
+kcat:
+	@./deploy/install-tool.sh kcat kcat
 
 kafka-up: $(STAMP)
 	$(BIN)/leadscore kafka up

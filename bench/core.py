@@ -66,6 +66,7 @@ def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> f
         topic_prefix="",
         partitions=partitions,
         max_message_bytes=65536,
+        max_future_skew_seconds=86400.0,
         model=model,
         send=send,
         store=MemoryStore(partitions),

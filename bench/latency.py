@@ -1,9 +1,10 @@
-"""Event-to-score latency at a fixed offered load, from Kafka record timestamps.
+"""Event-to-visible-score latency at a fixed offered load.
 
 A paced producer sends new events (new leads, so each applied event publishes a score) at
-`rate` events/s to a worker that has caught up. Latency = CreateTime of the score message
-whose `cause_event_id` is the event - CreateTime of the input message. Both timestamps are
-set by clients on this machine (one clock), in milliseconds.
+`rate` events/s to a worker that has caught up, while a read_committed consumer tails the
+scores topic. Latency = when that consumer read the score message whose `cause_event_id`
+is the event - CreateTime of the input message. Both clocks are this machine's, in
+milliseconds; with exactly_once it includes the wait for the worker's transaction commit.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.kafkaio import Offsets, end_offsets, read_range, wait_committed
+from bench.kafkaio import Offsets, end_offsets, wait_committed
 from schemas.topics import INPUTS, SCORES
 from streams.kafka.clients import client_kwargs
 from streams.settings import Settings
@@ -88,21 +89,27 @@ async def measure(
     rate: float,
     timeout: float = 300.0,
 ) -> LatencyRun:
-    """Offer `events` at `rate` to the running worker of `group`; latency percentiles."""
+    """Offer `events` at `rate` to the running worker of `group`; percentiles of the time
+    from an event's CreateTime to its score being visible to a read_committed consumer
+    (with exactly_once, that is when the worker's transaction commits)."""
     inputs = [settings.topic(t) for t in INPUTS]
     scores_topic = settings.topic(SCORES)
     before = await end_offsets(settings, [scores_topic])
-    stamps, elapsed = await paced_send(settings, events, rate)
-    ends: Offsets = await end_offsets(settings, inputs)
-    await wait_committed(settings, group, ends, timeout)
-    after = await end_offsets(settings, [scores_topic])
-    latencies: list[float] = []
-    for rec in await read_range(settings, before, after):
-        if rec.value is None:
-            continue
-        cause = orjson.loads(rec.value).get("cause_event_id")
-        if cause in stamps:
-            latencies.append(float(rec.timestamp - stamps.pop(cause)))
+    stamps: dict[str, int] = {}
+    seen: dict[str, int] = {}  # cause event id -> wall-clock ms its score was read
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch(settings, before, seen, stop))
+    try:
+        stamps, elapsed = await paced_send(settings, events, rate)
+        ends: Offsets = await end_offsets(settings, inputs)
+        await wait_committed(settings, group, ends, timeout)
+        deadline = time.monotonic() + 10.0  # the last transaction commits, the reader reads
+        while time.monotonic() < deadline and not stamps.keys() <= seen.keys():
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await watcher
+    latencies = [float(seen[k] - ts) for k, ts in stamps.items() if k in seen]
     return LatencyRun(
         rate=rate,
         achieved_rate=len(events) / elapsed if elapsed > 0 else 0.0,
@@ -114,3 +121,33 @@ async def measure(
         max_ms=max(latencies, default=float("nan")),
         mean_ms=statistics.fmean(latencies) if latencies else float("nan"),
     )
+
+
+async def _watch(
+    settings: Settings, start: Offsets, seen: dict[str, int], stop: asyncio.Event
+) -> None:
+    """Tail the scores topic as a read_committed consumer; note when each cause is seen."""
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=50)
+            now_ms = int(time.time() * 1000)
+            for records in batches.values():
+                for rec in records:
+                    if rec.value is None:
+                        continue
+                    cause = orjson.loads(rec.value).get("cause_event_id")
+                    if cause is not None and cause not in seen:
+                        seen[cause] = now_ms
+    finally:
+        await consumer.stop()

@@ -45,7 +45,8 @@ def render(r: dict[str, Any]) -> str:
         (
             "latency p50 / p95 / p99",
             f"{_n(lat['p50_ms'])} / {_n(lat['p95_ms'])} / {_n(lat['p99_ms'])} ms",
-            f"at {_n(lat['rate'])} ev/s offered ({lat['matched']} events matched)",
+            f"to a read_committed consumer, at {_n(lat['rate'])} ev/s offered "
+            f"({lat['matched']} matched)",
         ),
         ("pure core (1 core)", f"{_n(core['core_eps'])} ev/s", "parse + process + state bytes"),
         ("handler (1 core)", f"{_n(core['handler_eps'])} ev/s", "Pipeline.handle, no Kafka"),
@@ -84,6 +85,25 @@ def render(r: dict[str, Any]) -> str:
                 f"{_n(so['eps'])} ev/s",
                 f"partitions {so['partitions_per_worker']}, events {so['events_per_worker']}, "
                 f"final scores = offline: {'yes' if so['equals_offline']['ok'] else 'NO'}",
+            )
+        )
+    if "exactly_once" in r:
+        eos = r["exactly_once"]
+        elat = eos["latency"]
+        same = "yes" if eos["equals_offline"]["ok"] else "NO"
+        rows.append(
+            (
+                "exactly_once worker",
+                f"{_n(eos['eps'])} ev/s",
+                f"{_n(eos['cpu_us_per_event'])} us CPU/event, commit every "
+                f"{eos['commit_interval_seconds']:g} s, final scores = offline: {same}",
+            )
+        )
+        rows.append(
+            (
+                "exactly_once latency p50 / p95 / p99",
+                f"{_n(elat['p50_ms'])} / {_n(elat['p95_ms'])} / {_n(elat['p99_ms'])} ms",
+                f"to a read_committed consumer, at {_n(elat['rate'])} ev/s offered",
             )
         )
     width = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -7,7 +7,10 @@
 4. memory: state bytes per lead; the worker's RSS after its run; the RSS of a process
    holding 100k and 1M leads in the worker's RocksDB layout;
 5. with --workers N (N > 1): N workers in one group on the same inputs (after step 2), each
-   owning some partitions, final scores checked against the offline scorer.
+   owning some partitions, final scores checked against the offline scorer;
+6. exactly_once: the same events on a second set of topics, one worker with Kafka
+   transactions: throughput, final scores against the offline scorer, and latency to a
+   read_committed consumer at the same offered load as step 3.
 """
 
 from __future__ import annotations
@@ -297,6 +300,15 @@ async def _measure(
     out.update(latency_p50_ms=lat.p50_ms, latency_p95_ms=lat.p95_ms, latency_p99_ms=lat.p99_ms)
     say(f"latency: p50 {lat.p50_ms:.0f} ms, p95 {lat.p95_ms:.0f} ms, p99 {lat.p99_ms:.0f} ms")
 
+    # 6. exactly_once, with every at_least_once worker stopped.
+    eos = await _exactly_once(params, prefix, workdir, events, offline, fresh, rate)
+    out["exactly_once"] = eos
+    out.update(
+        exactly_once_eps=eos["eps"],
+        exactly_once_latency_p50_ms=eos["latency"]["p50_ms"],
+        exactly_once_latency_p99_ms=eos["latency"]["p99_ms"],
+    )
+
     # 4. Memory.
     state = core["state_bytes"]
     out.update(
@@ -321,6 +333,49 @@ async def _measure(
     out["memory_probes"] = probes
 
     return out
+
+
+async def _exactly_once(
+    params: Params,
+    prefix: str,
+    workdir: Path,
+    events: list[SimEvent],
+    offline: dict[str, dict[str, Any]],
+    fresh: list[SimEvent],
+    rate: float,
+) -> dict[str, Any]:
+    """One exactly_once worker on its own copy of the inputs (under the bench's prefix, so
+    deleted with it): throughput, parity with offline, latency to read_committed."""
+    eprefix = f"{prefix}eos."
+    eos = Settings().model_copy(
+        update={
+            "topic_prefix": eprefix,
+            "app_id": f"{eprefix}leadscore",
+            "processing_guarantee": "exactly_once",
+        }
+    )
+    await create_topics(eos, params.partitions)
+    await kafkaio.produce_events(eos, events)
+    ends = await kafkaio.end_offsets(eos, [eos.topic(t) for t in INPUTS])
+    total = kafkaio.count(ends)
+    say(f"exactly_once: one worker, commit interval {eos.effective_commit_interval:g} s ...")
+    run, workers = await run_workers(eos, eos.app_id, workdir, ends)
+    try:
+        ok, detail = compare_with_offline(run.scores, offline)
+        say(f"exactly_once: {run.window.eps:,.0f} events/s; final scores vs offline: {detail}")
+        say(f"exactly_once latency: {len(fresh)} events at {rate:,.0f}/s ...")
+        lat = await measure_latency(eos, eos.app_id, fresh, rate)
+    finally:
+        for w in workers:
+            w.stop()
+    say(f"exactly_once latency: p50 {lat.p50_ms:.0f} ms, p99 {lat.p99_ms:.0f} ms")
+    return {
+        "eps": run.window.eps,
+        "cpu_us_per_event": round(run.cpu_s / total * 1e6, 1),
+        "commit_interval_seconds": eos.effective_commit_interval,
+        "equals_offline": {"ok": ok, "detail": detail},
+        "latency": asdict(lat),
+    }
 
 
 async def _scale_out(

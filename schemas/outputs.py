@@ -80,6 +80,7 @@ DeadLetterError = Literal[
     "wrong_topic",
     "key_mismatch",
     "too_large",
+    "future_event",
     "wrong_partition",
     "processing_error",
     "webhook_failed",

@@ -13,6 +13,10 @@ from schemas.topics import Topic
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
+# Faust's default commit interval; with transactions outputs become visible to read_committed
+# consumers only at a commit, so exactly_once commits far more often.
+COMMIT_INTERVAL_DEFAULTS: dict[str, float] = {"at_least_once": 2.8, "exactly_once": 0.2}
 
 
 class Settings(BaseSettings):
@@ -33,12 +37,21 @@ class Settings(BaseSettings):
 
     model_path: Path | None = Field(None, description="scoring model file (YAML)")
     max_message_bytes: int = Field(65536, ge=256, description="larger inputs are dead-lettered")
+    max_future_skew_seconds: float = Field(
+        86400.0, ge=0, description="events dated further after their broker timestamp: dead letters"
+    )
     # A sweep re-scores every lead (bench: about 10,000 leads/s per core); with the default
     # 30-day half-life a score moves by under 0.1 point an hour, so hourly is plenty.
     sweep_interval_seconds: float = Field(
         3600.0, ge=0, description="decay sweep period; 0 disables it"
     )
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
+    processing_guarantee: ProcessingGuarantee = Field(
+        "at_least_once", description="at_least_once, or exactly_once with Kafka transactions"
+    )
+    commit_interval_seconds: float | None = Field(
+        None, gt=0, description="offset commit period [default: 2.8 s, 0.2 s with exactly_once]"
+    )
     session_timeout_seconds: float = Field(
         60.0, ge=6, description="consumer group session timeout: how long a dead worker holds"
     )
@@ -72,6 +85,13 @@ class Settings(BaseSettings):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"LEADSCORE_{name.upper()}: no such file: {path}")
         return self
+
+    @property
+    def effective_commit_interval(self) -> float:
+        """The commit period in force: the setting, else the guarantee's default."""
+        if self.commit_interval_seconds is not None:
+            return self.commit_interval_seconds
+        return COMMIT_INTERVAL_DEFAULTS[self.processing_guarantee]
 
     def topic(self, topic: Topic | str) -> str:
         """The full name of a contract topic, e.g. topic(topics.SCORES) or topic('leads.scores')."""

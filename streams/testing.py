@@ -78,6 +78,7 @@ def memory_pipeline(
     topic_prefix: str = "p.",
     partitions: int = PARTITIONS,
     max_message_bytes: int = 65536,
+    max_future_skew_seconds: float = 86400.0,
 ) -> tuple[Pipeline, list[SentMessage], MemoryStore]:
     """A pipeline over a memory store that records what it sends (the default model when
     `model` is None); returns the pipeline, the list of sent messages and the store."""
@@ -87,6 +88,7 @@ def memory_pipeline(
         topic_prefix=topic_prefix,
         partitions=partitions,
         max_message_bytes=max_message_bytes,
+        max_future_skew_seconds=max_future_skew_seconds,
         model=model if model is not None else ScoringModel.load(),
         send=sender,
         store=store,

@@ -191,10 +191,12 @@ async def read_all(bootstrap: str, topic: str, *, settle: float = 1.0) -> list[C
 
 def _consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     # No group: aiokafka assigns every partition; a short metadata age picks up a topic
-    # (or partitions) created after the consumer started.
+    # (or partitions) created after the consumer started. read_committed, as a consumer of
+    # an exactly_once worker must read (the same as read_uncommitted without transactions).
     return AIOKafkaConsumer(
         topic,
         **client_kwargs(kafka_settings(bootstrap)),
+        isolation_level="read_committed",
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -119,3 +119,133 @@ async def test_swapping_a_running_buffer_is_refused() -> None:
             install_draining_buffer(SimpleNamespace(buffer=buffer, app=buffer.app))
     finally:
         await buffer.stop()
+
+
+# --- exactly_once: the transaction of each output, and the flush before the commit ------
+
+
+def test_faust_publishes_buffered_messages_outside_transactions() -> None:
+    """Upstream behaviour our buffer works around: Topic.publish_message hands messages to
+    the producer without a transactional id, so under exactly_once Faust's outputs and
+    changelog writes are not part of its transactions. When this fails, Faust routes them
+    itself and DrainingBuffer's transactional sends can go."""
+    import inspect
+
+    from faust.topics import Topic
+
+    assert "transactional_id" not in inspect.getsource(Topic.publish_message)
+
+
+def test_transactional_ids_are_named_as_faust_commits_them() -> None:
+    """Outputs join the transaction whose commit carries their input's offset: the id of
+    TransactionManager.commit, `{app id}-{topic group}-{partition}` of the input."""
+    import inspect
+
+    from faust.streams import _current_event
+    from faust.transport.consumer import TransactionManager
+    from faust.types import TP
+
+    from streams.app.producer import Source, source_of
+
+    assert 'f"{group_id}-{group}-{tp.partition}"' in inspect.getsource(TransactionManager.commit)
+    app = SimpleNamespace(
+        conf=SimpleNamespace(id="p.leadscore"),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+    )
+    assert source_of(app) is None  # outside an event: a timer's send
+    tp = TP("p.leads.forms", 4)
+    event = SimpleNamespace(message=SimpleNamespace(tp=tp, offset=17))
+    token = _current_event.set(lambda: event)  # type: ignore[arg-type]  # Faust keeps a weakref
+    try:
+        assert source_of(app) == Source("p.leadscore-0-4", tp, 17)
+    finally:
+        _current_event.reset(token)
+
+
+async def test_transactional_commit_hands_the_buffer_over_first() -> None:
+    """Hand over, commit every partition's transaction (named as upstream names them, with
+    its offsets), then let the held messages go."""
+    from faust.types import TP
+
+    from streams.app.producer import FlushingTransactionManager
+
+    calls: list[Any] = []
+
+    async def hand_over_for_commit(offsets: Any) -> None:
+        calls.append("hand over")
+
+    def end_commit() -> None:
+        calls.append("end")
+
+    async def commit_transactions(by_tid: Any, group_id: str, start_new_transaction: bool) -> None:
+        calls.append((group_id, dict(by_tid)))
+
+    manager = object.__new__(FlushingTransactionManager)
+    buffer = SimpleNamespace(hand_over_for_commit=hand_over_for_commit, end_commit=end_commit)
+    manager.app = SimpleNamespace(
+        producer=SimpleNamespace(buffer=buffer),
+        conf=SimpleNamespace(id="p.leadscore"),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+    )
+    manager.producer = SimpleNamespace(commit_transactions=commit_transactions)
+    forms, clicks, other = TP("p.leads.forms", 1), TP("p.leads.email-clicks", 1), TP("x", 2)
+    assert await manager.commit({forms: 10, clicks: 4, other: 7}) is True
+    assert calls[0] == "hand over" and calls[-1] == "end"
+    assert sorted(calls[1:-1], key=str) == [
+        ("p.leadscore", {"p.leadscore-0-1": {forms: 10, clicks: 4}}),
+        ("p.leadscore", {"p.leadscore-0-2": {other: 7}}),
+    ]
+
+
+def test_the_worker_app_uses_them_under_exactly_once(tmp_path: Any) -> None:
+    from streams.app.producer import FlushingTransactionManager
+
+    settings = Settings(data_dir=tmp_path, processing_guarantee="exactly_once")
+    app = new_app(settings)
+    assert app.transport.TransactionManager is FlushingTransactionManager
+    assert isinstance(app.producer.buffer, DrainingBuffer)
+    assert app.conf.broker_commit_interval == settings.effective_commit_interval == 0.2
+    app.in_worker = True  # what faust.Worker sets; only then does the app use transactions
+    assert app.in_transaction
+    assert new_app(Settings(data_dir=tmp_path)).conf.broker_commit_interval == 2.8
+
+
+async def test_a_commit_carries_exactly_the_outputs_of_the_events_it_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Messages of events past the committed offsets wait for the next transaction."""
+    from faust.types import TP
+
+    from streams.app import producer as module
+
+    sent: list[tuple[str, int]] = []
+
+    async def send_in_transaction(fut: Any, tid: str) -> None:
+        sent.append((tid, fut.message.value))
+
+    monkeypatch.setattr(module, "_send_in_transaction", send_in_transaction)
+    monkeypatch.setattr(module, "TopicT", object)
+    tp = TP("p.leads.forms", 0)
+    buffer = DrainingBuffer()
+    buffer.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))
+    await buffer.start()
+    try:
+
+        def event_output(offset: int) -> None:
+            fut = SimpleNamespace(message=SimpleNamespace(channel=object(), value=offset))
+            fut.source = module.Source("t-0-0", tp, offset)  # type: ignore[attr-defined]
+            buffer.put(fut)  # type: ignore[arg-type]
+
+        event_output(7)
+        event_output(8)
+        # Faust commits the offsets of the events acked so far: 7 and 8 (next offset 9).
+        await asyncio.wait_for(buffer.hand_over_for_commit({tp: 9}), timeout=10)
+        assert sent == [("t-0-0", 7), ("t-0-0", 8)], "the commit's transaction: 7 and 8"
+        event_output(9)  # the agent goes on while the transaction commits
+        await asyncio.sleep(0.1)
+        assert len(sent) == 2, "offset 9 waits for the next transaction"
+        buffer.end_commit()
+        await asyncio.wait_for(buffer.flush(), timeout=10)
+        assert sent[-1] == ("t-0-0", 9)
+    finally:
+        await buffer.stop()

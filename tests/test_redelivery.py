@@ -1,5 +1,6 @@
-"""A crash can keep a lead's new state and lose the outputs buffered with it; the replayed
-event is then a duplicate. These pin how the core re-publishes them (core.step.redeliver)."""
+"""A crash can keep a lead's new state and lose the outputs buffered with it; the redelivered
+message is then a duplicate. These pin how the core re-publishes them (core.step.redeliver),
+and that a re-send (a new message with a known event id) publishes nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from datetime import UTC, datetime
 import orjson
 
 from schemas.events import InputEvent
-from streams.core.model import ScoringModel
-from streams.core.state import LeadState
-from streams.core.step import OUTBOX_SIZE, Step, process
+from streams.core import LeadState, Position, ScoringModel, Step, process
+from streams.core.step import OUTBOX_SIZE
 from streams.tools.score import score_lines
 from tests.core_events import ev, form, raw
 
@@ -27,16 +27,24 @@ def hot_lead() -> list[InputEvent]:
     return [form(eid="f", answers=ANSWERS), *clicks, *opens]
 
 
+def at(offset: int) -> Position:
+    """Where the n-th message was read; a re-send is read at a new offset."""
+    return Position("leads.forms", 0, offset)
+
+
+RESENT = 1000  # re-sends get offsets from here on
+
+
 def applied(events: list[InputEvent]) -> tuple[LeadState, list[Step]]:
     state = LeadState("L1")
-    return state, [process(state, e, MODEL, NOW) for e in events]
+    return state, [process(state, e, MODEL, NOW, at(n)) for n, e in enumerate(events)]
 
 
 def test_duplicate_of_last_event_republishes_the_current_score() -> None:
     events = hot_lead()
     state, steps = applied(events)
     before = state.to_bytes()
-    again = process(state, events[-1], MODEL, NOW)
+    again = process(state, events[-1], MODEL, NOW, at(len(events) - 1))
     assert again.outcome == "duplicate" and again.republish
     assert again.score is not None and steps[-1].score is not None
     published = ("score", "fit", "engagement", "factors", "events_counted", "last_event_at")
@@ -50,8 +58,8 @@ def test_duplicate_of_an_older_event_publishes_nothing() -> None:
     events = hot_lead()
     state, steps = applied(events)
     causes = {e.event_id for e, s in zip(events, steps, strict=True) if s.alerts}
-    quiet = next(e for e in events[:-1] if e.event_id not in causes)
-    step = process(state, quiet, MODEL, NOW)
+    n, quiet = next((n, e) for n, e in enumerate(events[:-1]) if e.event_id not in causes)
+    step = process(state, quiet, MODEL, NOW, at(n))
     assert step.outcome == "duplicate" and not step.republish
     assert step.score is None and step.alerts == [] and not step.tombstone
 
@@ -59,11 +67,34 @@ def test_duplicate_of_an_older_event_publishes_nothing() -> None:
 def test_duplicate_of_an_alert_cause_republishes_the_same_alert() -> None:
     events = hot_lead()
     state, steps = applied(events)
-    fired = [(e, a) for e, s in zip(events, steps, strict=True) for a in s.alerts]
-    assert [a.threshold for _, a in fired] == ["mql", "sql"]
-    for event, alert in fired:
-        again = process(state, event, MODEL, NOW)
+    fired = [
+        (n, e, a) for n, (e, s) in enumerate(zip(events, steps, strict=True)) for a in s.alerts
+    ]
+    assert [a.threshold for _, _, a in fired] == ["mql", "sql"]
+    for n, event, alert in fired:
+        again = process(state, event, MODEL, NOW, at(n))
         assert again.republish and again.alerts == [alert]  # emitted_at included: as it was
+
+
+def test_a_resent_event_publishes_nothing() -> None:
+    """Producers and connectors retry: the same event id in a new message. Neither the
+    last event nor an alert's cause publishes anything again, and the state is as it was."""
+    events = hot_lead()
+    state, steps = applied(events)
+    before = state.to_bytes()
+    causes = [n for n, s in enumerate(steps) if s.alerts]
+    for n in [len(events) - 1, *causes]:
+        again = process(state, events[n], MODEL, NOW, at(RESENT + n))
+        assert again.outcome == "duplicate" and not again.republish, n
+        assert again.score is None and again.alerts == [] and not again.tombstone
+    assert state.to_bytes() == before
+
+
+def test_offline_duplicates_publish_nothing() -> None:
+    events = hot_lead()
+    state, _ = applied(events)
+    again = process(state, events[-1], MODEL, NOW)  # no position: a file has no redelivery
+    assert again.outcome == "duplicate" and not again.republish
 
 
 def test_outbox_is_bounded_and_erasure_empties_it() -> None:
@@ -74,29 +105,44 @@ def test_outbox_is_bounded_and_erasure_empties_it() -> None:
             ev("lead.outcome", minutes=10 * n + 1, eid=f"d{n}", outcome="disqualified"),
             ev("lead.outcome", minutes=10 * n + 2, eid=f"c{n}", outcome="converted"),
         ]
-        fired += sum(len(process(state, e, MODEL, NOW).alerts) for e in events)
+        fired += sum(len(process(state, e, MODEL, NOW, at(n)).alerts) for e in events)
     assert fired > OUTBOX_SIZE and len(state.outbox) == OUTBOX_SIZE
-    process(state, ev("lead.erased", minutes=10_000, eid="x"), MODEL, NOW)
+    process(state, ev("lead.erased", minutes=10_000, eid="x"), MODEL, NOW, at(999))
     assert state.outbox == [] and state.last_event is None
     assert b"acme" not in state.to_bytes().lower()
 
 
 def test_replayed_erasure_sends_the_tombstone_again() -> None:
-    state, _ = applied([*hot_lead(), ev("lead.erased", minutes=600, eid="x")])
-    again = process(state, ev("lead.erased", minutes=600, eid="x"), MODEL, NOW)
+    events = [*hot_lead(), ev("lead.erased", minutes=600, eid="x")]
+    state, _ = applied(events)
+    erasure = len(events) - 1
+    again = process(state, ev("lead.erased", minutes=600, eid="x"), MODEL, NOW, at(erasure))
     assert again.outcome == "ignored_erased" and again.tombstone and again.republish
     assert again.score is None and again.alerts == []
-    late = process(state, ev("email.opened", minutes=5, eid="late"), MODEL, NOW)
+    resent = process(state, ev("lead.erased", minutes=600, eid="x"), MODEL, NOW, at(RESENT))
+    assert resent.outcome == "ignored_erased" and not resent.tombstone and not resent.republish
+    late = process(state, ev("email.opened", minutes=5, eid="late"), MODEL, NOW, at(RESENT + 1))
     assert not late.republish and not late.tombstone
 
 
 def test_states_written_before_the_outbox_still_load() -> None:
     state, _ = applied(hot_lead())
     old = orjson.loads(state.to_bytes())
-    del old["last_event"], old["outbox"]
+    del old["last_event"], old["outbox"], old["last_position"]
     loaded = LeadState.from_bytes(orjson.dumps(old))
     assert loaded.last_event is None and loaded.outbox == []
-    assert not process(loaded, hot_lead()[-1], MODEL, NOW).republish
+    last = len(hot_lead()) - 1
+    assert not process(loaded, hot_lead()[-1], MODEL, NOW, at(last)).republish
+
+
+def test_states_written_before_positions_still_load() -> None:
+    state, _ = applied(hot_lead())
+    old = orjson.loads(state.to_bytes())
+    del old["last_position"]
+    old["outbox"] = [sent[:2] for sent in old["outbox"]]  # [cause, alert] as they were
+    loaded = LeadState.from_bytes(orjson.dumps(old))
+    assert loaded.last_position is None and all(s.position is None for s in loaded.outbox)
+    assert len(loaded.outbox) == len(state.outbox)
 
 
 def test_offline_scorer_counts_a_republished_alert_once() -> None:

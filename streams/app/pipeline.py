@@ -21,7 +21,18 @@ from schemas.outputs import DeadLetterError, ScoreUpdate
 from schemas.topics import Topic
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
-from streams.core import LeadState, ScoringModel, Step, process, rescore, score, score_update, to_us
+from streams.core import (
+    LeadState,
+    Position,
+    ScoringModel,
+    Step,
+    process,
+    rescore,
+    score,
+    score_update,
+    to_us,
+    too_far_ahead,
+)
 from streams.kafka.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -73,6 +84,7 @@ class Pipeline:
         topic_prefix: str,
         partitions: int,
         max_message_bytes: int,
+        max_future_skew_seconds: float,
         model: ScoringModel,
         send: Sender,
         store: StateStore,
@@ -81,6 +93,7 @@ class Pipeline:
         self.inputs: dict[str, Topic] = {f"{topic_prefix}{t.name}": t for t in topics.INPUTS}
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
+        self.max_future_skew_us = int(max_future_skew_seconds * 1e6)
         self.send = send
         self.store = store
         self.model = model
@@ -123,8 +136,13 @@ class Pipeline:
             self.send(topics.BY_NAME[contract], event.lead_id.encode(), raw, owner)
             _events(contract, "rerouted").inc()
             return None
+        if msg.timestamp:  # the broker timestamp, in seconds (0: the client gave none)
+            ahead = too_far_ahead(event, int(msg.timestamp * 1e6), self.max_future_skew_us)
+            if ahead is not None:
+                return self.reject(msg, contract, "future_event", ahead)
         state = self.load(event.lead_id)
-        step = process(state, event, self.model, datetime.now(UTC))
+        position = Position(msg.topic, msg.partition, msg.offset)
+        step = process(state, event, self.model, datetime.now(UTC), position)
         _events(contract, step.outcome).inc()
         if step.outcome == "applied":
             if step.machine is not None:

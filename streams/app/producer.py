@@ -8,19 +8,52 @@ full), so the commit can overtake changelog and output messages still in the buf
 worker killed at that moment loses them while their input offsets are committed: the event
 is gone for good. This buffer's flush returns only when every message buffered before the
 call has been handed to aiokafka.
+
+With `exactly_once` two more gaps are closed here (docs/delivery.md):
+- Faust's `TransactionManager.commit` commits offsets without flushing this buffer, so
+  buffered writes of already-committed offsets would go into the next transaction and die
+  with the worker: `FlushingTransactionManager` flushes first.
+- Faust hands every buffered message to its plain (non-transactional) producer, so outputs
+  and changelog writes are visible at once and repeat after a crash: a read_committed
+  consumer gains nothing. This buffer sends each message through the transactional
+  producer of the input partition whose event made it, so outputs, changelog writes and
+  the input offsets commit together.
+- A transaction must hold the outputs of exactly the events whose offsets it commits:
+  while a commit runs, messages of later events wait in the buffer for the next one.
+- Faust leaves transactions open across a rebalance, then replays each partition from its
+  committed offset: the open transactions are aborted first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, NamedTuple, cast
 
+from aiokafka.errors import ProducerFenced
+from faust.exceptions import ProducerSendError
+from faust.streams import current_event
+from faust.transport.consumer import TransactionManager
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
+from faust.types.topics import TopicT
 from faust.types.tuples import FutureMessage
+
+log = logging.getLogger(__name__)
 
 # How often a waiting flush looks again (a crashed sender ends the wait); hand-overs wake it.
 _RECHECK_SECONDS = 0.5
+
+
+class Source(NamedTuple):
+    """The input event a message was made by, and the transaction it belongs in."""
+
+    transactional_id: str
+    tp: TP
+    offset: int
 
 
 class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
@@ -30,14 +63,68 @@ class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
 
     queued = 0  # messages ever buffered
     handed_over = 0  # of those, accepted by aiokafka: one task sends them in queue order
+    sent_in_transactions = 0
+    # exactly_once: the offsets of the commit under way; messages of events at or past
+    # them are held (the sender waits on `_resume`, and says so with `_held`).
+    committing: Mapping[TP, int] | None = None
+    _resume: asyncio.Event | None = None
+    _held = False
 
     def put(self, fut: FutureMessage) -> None:
+        # Asked here, not at start-up: Faust's `in_transaction` is cached, and is true only
+        # once the app runs in a worker.
+        if getattr(self.app, "in_transaction", False):
+            fut.source = source_of(self.app)  # type: ignore[attr-defined]
         super().put(fut)
         self.queued += 1
 
     async def _send_pending(self, fut: FutureMessage) -> None:
-        await super()._send_pending(fut)
+        source: Source | None = getattr(fut, "source", None)
+        if source is None or not isinstance(fut.message.channel, TopicT):
+            await super()._send_pending(fut)
+        else:
+            await self._wait_for_its_transaction(source)
+            await _send_in_transaction(fut, source.transactional_id)
+            if not self.sent_in_transactions:
+                log.info("exactly_once: outputs are sent in their input partition's transaction")
+            self.sent_in_transactions += 1
         self.handed_over += 1
+
+    async def _wait_for_its_transaction(self, source: Source) -> None:
+        """Hold a message of an event that the commit under way does not cover."""
+        while self.committing is not None and source.offset >= self.committing.get(source.tp, -1):
+            self._held = True
+            self.message_sent.set()  # wakes hand_over_for_commit
+            if self._resume is None:
+                self._resume = asyncio.Event()
+            self._resume.clear()
+            await self._resume.wait()
+        self._held = False
+
+    async def hand_over_for_commit(self, offsets: Mapping[TP, int]) -> None:
+        """Hand every message of the events that `offsets` commit to aiokafka, and hold
+        the others back until `end_commit`.
+
+        Faust computes the offsets from the events acked so far and calls the commit with
+        no await in between; the agent's handling of an event does not await either. So
+        the messages of the committed events are exactly those buffered by now: the queue
+        up to the first message of a later event, where the sender stops.
+        """
+        self.committing = offsets
+        self._held = False  # the sender says again where it stops for this commit
+        target = self.queued
+        while self.handed_over < target and not self._held:
+            if self.state != "running":
+                raise RuntimeError("Cannot flush: producer not running")
+            self.message_sent.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.message_sent.wait(), timeout=_RECHECK_SECONDS)
+
+    def end_commit(self) -> None:
+        """The commit is done: held messages go on, into the next transaction."""
+        self.committing = None
+        if self._resume is not None:
+            self._resume.set()
 
     async def flush(self) -> None:
         """Wait until every message buffered so far has been handed to aiokafka."""
@@ -50,13 +137,123 @@ class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
                 await asyncio.wait_for(self.message_sent.wait(), timeout=_RECHECK_SECONDS)
 
 
-def install_draining_buffer(producer: Any) -> Any:
-    """Swap a not-yet-started Faust producer's buffer for a DrainingBuffer."""
+def source_of(app: Any) -> Source | None:
+    """The input event being processed and its partition's transaction, named as Faust's
+    TransactionManager names it (None outside an event: a timer's sends)."""
+    event = current_event()
+    if event is None:
+        return None
+    tp, offset = event.message.tp, event.message.offset
+    tid = f"{app.conf.id}-{app.assignor.group_for_topic(tp.topic)}-{tp.partition}"
+    return Source(tid, tp, offset)
+
+
+async def _send_in_transaction(fut: FutureMessage, tid: str) -> None:
+    """Faust's Topic.publish_message, with the transactional producer of `tid`."""
+    message = fut.message
+    channel: Any = message.channel  # a Topic (checked by the caller)
+    producer = await channel.app.maybe_start_producer()
+    topic = channel.get_topic_name()
+    state = channel.app.sensors.on_send_initiated(
+        producer, topic, message=message, keysize=0, valsize=0
+    )
+    try:
+        sent = await producer.send(
+            topic,
+            message.key,
+            message.value,
+            partition=message.partition,
+            timestamp=message.timestamp,
+            headers=message.headers,
+            transactional_id=tid,
+        )
+    except ProducerSendError:
+        # The partition was revoked and its transaction stopped: its offsets are not
+        # committed here, so the partition's next owner reads the event again.
+        log.info("dropped an output of a revoked partition's transaction (%s)", tid)
+        fut.cancel()
+        return
+    sent.add_done_callback(
+        lambda done: channel._on_published(done, message=fut, state=state, producer=producer)
+    )
+
+
+class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # faust is untyped
+    """Faust's TransactionManager, handing the producer buffer over before each commit:
+    every message made by an event whose offset is committed joins the committed
+    transaction, and no message of a later event does."""
+
+    async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        buffer = cast(DrainingBuffer, self.app.producer.buffer)
+        await buffer.hand_over_for_commit(offsets)
+        try:
+            await self._commit_all(offsets, start_new_transaction)
+        finally:
+            buffer.end_commit()
+        return True
+
+    async def on_rebalance(self, assigned: Any, revoked: Any, newly_assigned: Any) -> None:
+        """Abort every open transaction first, then upstream's start/stop of producers.
+
+        After a rebalance Faust seeks every assigned partition back to its committed offset
+        and replays what follows; the open transactions hold that tail's outputs. Left open
+        (upstream's way), a retained partition's replayed outputs would join them and both
+        copies commit, and a revoked partition's transaction would pin its changelog's last
+        stable offset until the broker times it out, so the next owner's recovery would
+        read an empty changelog.
+        """
+        await self.abort_open_transactions()
+        await super().on_rebalance(assigned, revoked, newly_assigned)
+
+    async def abort_open_transactions(self) -> None:
+        producer = self.producer
+        for tid, txn_producer in list(getattr(producer, "_transaction_producers", {}).items()):
+            if txn_producer._txn_manager.is_in_transaction():
+                await producer.abort_transaction(tid)
+
+    async def _commit_all(self, offsets: Mapping[TP, int], start_new_transaction: bool) -> None:
+        """Upstream's commit, with the partitions' transactions committed at once instead of
+        one after another (each is a few round trips to the coordinator; while they run,
+        the buffer holds the outputs of newer events)."""
+        group_id = self.app.conf.id
+        by_transaction: dict[str, dict[TP, int]] = defaultdict(dict)
+        for tp, offset in offsets.items():
+            group = self.app.assignor.group_for_topic(tp.topic)
+            by_transaction[f"{group_id}-{group}-{tp.partition}"][tp] = offset
+        commits = (
+            self.producer.commit_transactions(
+                {tid: tp_offsets}, group_id, start_new_transaction=start_new_transaction
+            )
+            for tid, tp_offsets in by_transaction.items()
+        )
+        try:
+            await asyncio.gather(*commits)
+        except ProducerFenced as fenced:
+            log.warning("producer fenced: %s", fenced)
+            await self.app.crash(fenced)
+
+
+# With transactions the buffer holds newer events' messages while a commit runs; stock
+# Faust (100) would then stop the agent at every commit until the commit ends.
+TRANSACTIONAL_BUFFER_MESSAGES = 10_000
+
+
+def install_draining_buffer(producer: Any, *, transactional: bool = False) -> Any:
+    """Swap a not-yet-started Faust producer's buffer for a DrainingBuffer (a larger one
+    for `transactional` apps: see TRANSACTIONAL_BUFFER_MESSAGES)."""
     if producer.buffer.started:
         raise RuntimeError("the producer buffer already runs; swap it before the app starts")
     if producer.app.conf.producer_threaded:
         raise RuntimeError("the threaded producer bypasses the buffer's hand-over")
     buffer = DrainingBuffer(loop=producer.loop, beacon=producer.beacon)
     buffer.app = producer.app
+    if transactional:
+        buffer.max_messages = TRANSACTIONAL_BUFFER_MESSAGES
     producer.buffer = buffer
     return producer
+
+
+def install_flushing_transactions(transport: Any) -> Any:
+    """Make a Faust transport create FlushingTransactionManagers (exactly_once)."""
+    transport.TransactionManager = FlushingTransactionManager
+    return transport

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, cast
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
+from faust.types.enums import ProcessingGuarantee
 from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
@@ -28,7 +29,7 @@ from schemas.topics import Topic
 from streams.app import metrics
 from streams.app.logs import quiet_repeats
 from streams.app.pipeline import Pipeline
-from streams.app.producer import install_draining_buffer
+from streams.app.producer import install_draining_buffer, install_flushing_transactions
 from streams.app.sensor import install_sensor
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
@@ -84,7 +85,12 @@ class _App(faust.App):  # type: ignore[misc]
 
     def _new_producer(self) -> Any:
         # Faust's own buffer lets an offset commit overtake buffered writes (see producer.py).
-        return install_draining_buffer(super()._new_producer())
+        exactly_once = cast(Any, self.conf).processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE
+        return install_draining_buffer(super()._new_producer(), transactional=exactly_once)
+
+    def _new_transport(self) -> Any:
+        # exactly_once: flush that buffer before each transactional commit (producer.py).
+        return install_flushing_transactions(super()._new_transport())
 
 
 def new_app(settings: Settings) -> faust.App:
@@ -112,7 +118,8 @@ def new_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",
-        processing_guarantee="at_least_once",
+        processing_guarantee=settings.processing_guarantee,
+        broker_commit_interval=settings.effective_commit_interval,
         **TUNING,
     )
 
@@ -147,6 +154,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
         max_message_bytes=settings.max_message_bytes,
+        max_future_skew_seconds=settings.max_future_skew_seconds,
         model=model,
         send=send,
         store=TableStore(table, settings.partitions),

@@ -5,10 +5,10 @@ all call `process` and `rescore`, which is why they agree exactly. How a score i
 `scoring.py`, top to bottom; docs/contract.md has the method in words.
 """
 
-from streams.core.apply import DEDUPE_WINDOW, Outcome, from_us, record_key, to_us
+from streams.core.apply import DEDUPE_WINDOW, Outcome, from_us, record_key, to_us, too_far_ahead
 from streams.core.model import ModelError, ScoringModel
 from streams.core.scoring import Card, score
-from streams.core.state import LeadState, Record, Stamped
+from streams.core.state import LeadState, Position, Record, Stamped
 from streams.core.step import Step, alert_id, process, rescore, score_update
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "LeadState",
     "ModelError",
     "Outcome",
+    "Position",
     "Record",
     "ScoringModel",
     "Stamped",
@@ -29,4 +30,5 @@ __all__ = [
     "score",
     "score_update",
     "to_us",
+    "too_far_ahead",
 ]

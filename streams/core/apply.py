@@ -44,6 +44,21 @@ def from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+def too_far_ahead(event: InputEvent, reference_us: int, max_skew_us: int) -> str | None:
+    """Guarantee 8: why `event` is refused when it is dated more than `max_skew_us` after
+    `reference_us` (the worker: its message's broker timestamp; offline: the run's time),
+    else None. One bad clock must not become the time a lead's other events decay against.
+    """
+    ahead = to_us(event.occurred_at) - reference_us
+    if ahead <= max_skew_us:
+        return None
+    hours = 3_600_000_000
+    return (
+        f"occurred_at is {ahead / hours:,.1f} h after the message's timestamp "
+        f"(allowed: {max_skew_us / hours:g} h)"
+    )
+
+
 def apply_event(state: LeadState, event: InputEvent, model: ScoringModel) -> Outcome:
     """Apply `event` to `state` in place and say what happened to it."""
     ts = to_us(event.occurred_at)

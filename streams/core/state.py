@@ -23,11 +23,22 @@ class Stamped(NamedTuple):
     event_id: str
 
 
+class Position(NamedTuple):
+    """Where a message was read. Its redelivery after a crash has the same position; a
+    re-send of the same event (a producer's retry) is a new message with a new one."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class Sent(NamedTuple):
-    """An alert in a lead's outbox, with the record key of the event that caused it."""
+    """An alert in a lead's outbox, with the event (record key) and the message that
+    caused it."""
 
     cause: str
     alert: dict[str, Any]  # the alert as JSON
+    position: Position | None = None
 
 
 class Record(NamedTuple):
@@ -68,11 +79,13 @@ class LeadState:
     erased_at: int | None = None  # erasure marker: events at or before it are ignored
     alerts: dict[str, AlertArm] = field(default_factory=dict)
     published: dict[str, Any] | None = None  # last published score fields (change detection)
-    # Crash recovery: the state can reach the table (its local store or changelog) while the
-    # outputs buffered with it are lost, and the replayed event is then a duplicate. A
-    # duplicate of `last_event` re-publishes the current score; the outbox keeps the lead's
-    # latest alerts with the event that caused each, to re-publish on a duplicate of it.
+    # Crash recovery (docs/delivery.md): the state can reach the table while the outputs
+    # buffered with it are lost, and the redelivered message is then a duplicate. Its
+    # outputs are published again only when it is the very message that applied the event:
+    # the last one (`last_event` at `last_position`: the current score), or one whose
+    # alerts are in the outbox.
     last_event: str | None = None  # record key of the last event applied (erasures excepted)
+    last_position: Position | None = None  # the message that applied it (or the erasure)
     outbox: list[Sent] = field(default_factory=list)
 
     @property
@@ -101,6 +114,7 @@ class LeadState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> LeadState:
         d = orjson.loads(raw)
+        outbox = d.get("outbox", [])  # absent, or without positions, in older states
         return cls(
             lead_id=d["lead_id"],
             records={k: Record(*r) for k, r in d["records"].items()},
@@ -111,5 +125,10 @@ class LeadState:
             alerts={k: AlertArm(**v) for k, v in d["alerts"].items()},
             published=d["published"],
             last_event=d.get("last_event"),  # absent in states written before they existed
-            outbox=[Sent(*s) for s in d.get("outbox", [])],
+            last_position=_position(d.get("last_position")),
+            outbox=[Sent(s[0], s[1], _position(s[2] if len(s) > 2 else None)) for s in outbox],
         )
+
+
+def _position(value: list[Any] | None) -> Position | None:
+    return None if value is None else Position(*value)

@@ -16,7 +16,7 @@ from streams.core.apply import Outcome, apply_event, from_us, record_key, to_us
 from streams.core.model import ScoringModel
 from streams.core.scoring import Card, score
 from streams.core.signals import machine_signal_of
-from streams.core.state import AlertArm, LeadState, Sent
+from streams.core.state import AlertArm, LeadState, Position, Sent
 
 
 @dataclass(slots=True)
@@ -39,52 +39,75 @@ class Step:
 OUTBOX_SIZE = 4
 
 
-def process(state: LeadState, event: InputEvent, model: ScoringModel, now: datetime) -> Step:
-    """Apply one event to `state` (in place) and decide what to publish."""
+def process(
+    state: LeadState,
+    event: InputEvent,
+    model: ScoringModel,
+    now: datetime,
+    position: Position | None = None,
+) -> Step:
+    """Apply one event to `state` (in place) and decide what to publish.
+
+    `position` is where the event's message was read (None offline): it tells a
+    redelivery after a crash, which may publish its outputs again, from a re-send.
+    """
     was_erased = state.erased_at
     outcome = apply_event(state, event, model)
     if outcome != "applied":
-        return redeliver(state, event, outcome, now)
+        return redeliver(state, event, outcome, now, position)
     key = record_key(event.event_id)
     # An erasure id is not kept: the marker holds no more than the lead id and erasure time.
     state.last_event = None if isinstance(event, LeadErased) else key
+    state.last_position = position
     tombstone = state.erased_at != was_erased
     step = rescore(state, model, now, cause=event)
     step.tombstone = tombstone
     step.machine = machine_signal_of(state, key, model)
     if step.alerts:
-        sent = [Sent(key, a.model_dump(mode="json")) for a in step.alerts]
+        sent = [Sent(key, a.model_dump(mode="json"), position) for a in step.alerts]
         state.outbox = [*state.outbox, *sent][-OUTBOX_SIZE:]
     return step
 
 
-def redeliver(state: LeadState, event: InputEvent, outcome: Outcome, now: datetime) -> Step:
-    """A duplicate leaves the state as it is, but when it is a replay of what the lead's
-    latest outputs came from, those outputs are published again.
+def redeliver(
+    state: LeadState,
+    event: InputEvent,
+    outcome: Outcome,
+    now: datetime,
+    position: Position | None = None,
+) -> Step:
+    """A duplicate leaves the state as it is, but when it is the redelivery of the very
+    message that the lead's latest outputs came from, those outputs are published again.
 
     Why: a worker buffers the outputs of an event and writes the lead's new state; a crash
     can keep the state (in the local store, or on the changelog, another partition) and lose
     the outputs. The event is replayed (its offset was not committed), found a duplicate,
-    and would publish nothing: the lead's final score, or an alert, would be lost. So a
-    duplicate of the last applied event re-publishes the current score (a tombstone if the
-    lead is erased), and a duplicate of an event that caused an alert still in the outbox
-    re-publishes that alert as it was. Consumers see the same values again: the scores topic
-    is compacted and alert ids are deterministic. The shell also writes the state again, for
-    a changelog write lost with the outputs.
+    and would publish nothing: the lead's final score, or an alert, would be lost. So the
+    message that applied the last event, read again at the same position, re-publishes the
+    current score (a tombstone if the lead is erased), and the message of an event that
+    caused an alert still in the outbox re-publishes that alert as it was. Consumers see
+    the same values again: the scores topic is compacted and alert ids are deterministic.
+    The shell also writes the state again, for a changelog write lost with the outputs.
+    A re-send (a new message with a known event id, as producers retry) publishes nothing.
     """
     step = Step(outcome)
-    if outcome == "stale":
+    if outcome == "stale" or position is None:
         return step
     key = record_key(event.event_id)
     replayed_erasure = isinstance(event, LeadErased) and to_us(event.occurred_at) == state.erased_at
-    if key == state.last_event or replayed_erasure:
+    same_message = position == state.last_position
+    if same_message and (key == state.last_event or replayed_erasure):
         if state.is_marker_only:
             step.tombstone = replayed_erasure
         elif state.published is not None:
             # As last published, whatever the model in force now.
             card = Card.from_published(state.published)
             step.score = score_update(state.lead_id, card, event, now)
-    step.alerts = [Alert.model_validate(s.alert) for s in state.outbox if s.cause == key]
+    step.alerts = [
+        Alert.model_validate(s.alert)
+        for s in state.outbox
+        if s.cause == key and s.position == position
+    ]
     step.republish = step.tombstone or step.score is not None or bool(step.alerts)
     return step
 

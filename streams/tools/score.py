@@ -20,9 +20,7 @@ import typer
 from schemas.codec import DecodeError, encode, parse_event
 from schemas.outputs import Alert, ScoreUpdate
 from schemas.topics import FORMS, TOPIC_OF_TYPE
-from streams.core.model import ScoringModel
-from streams.core.state import LeadState
-from streams.core.step import process
+from streams.core import LeadState, ScoringModel, process, to_us, too_far_ahead
 
 
 def topic_for(raw: bytes) -> str:
@@ -56,10 +54,25 @@ class OfflineRun:
                 yield self.scores[lead_id]
 
 
-def score_lines(lines: Iterable[bytes], model: ScoringModel) -> OfflineRun:
-    """Apply every line in order with the streaming core."""
+DEFAULT_MAX_FUTURE_SKEW_SECONDS = (
+    86400.0  # the worker's default (LEADSCORE_MAX_FUTURE_SKEW_SECONDS)
+)
+
+
+def score_lines(
+    lines: Iterable[bytes],
+    model: ScoringModel,
+    now: datetime | None = None,
+    max_future_skew_seconds: float = DEFAULT_MAX_FUTURE_SKEW_SECONDS,
+) -> OfflineRun:
+    """Apply every line in order with the streaming core.
+
+    A file has no broker timestamps: events are held to the worker's future-skew rule
+    against `now` (default: when the run starts), as if every line had just been produced.
+    """
     run = OfflineRun()
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
+    reference_us, max_skew_us = to_us(now), int(max_future_skew_seconds * 1e6)
     for raw in lines:
         if not raw.strip():
             continue
@@ -67,6 +80,9 @@ def score_lines(lines: Iterable[bytes], model: ScoringModel) -> OfflineRun:
             event = parse_event(raw, topic_for(raw))
         except DecodeError as exc:
             run.errors[exc.code] += 1
+            continue
+        if too_far_ahead(event, reference_us, max_skew_us) is not None:
+            run.errors["future_event"] += 1
             continue
         state = run.states.setdefault(event.lead_id, LeadState(event.lead_id))
         step = process(state, event, model, now)
@@ -84,12 +100,22 @@ def score_lines(lines: Iterable[bytes], model: ScoringModel) -> OfflineRun:
 def score(
     events: Path = typer.Argument(..., help="JSONL file of input events ('-' for stdin)"),
     model: Path | None = typer.Option(None, help="model file (default: the packaged one)"),
+    now: datetime | None = typer.Option(
+        None,
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+        help="the time events are judged against: later than this plus the allowed skew is "
+        "invalid (future_event) [default: now; without an offset, UTC]",
+    ),
+    max_future_skew: float = typer.Option(
+        DEFAULT_MAX_FUTURE_SKEW_SECONDS, min=0, help="seconds an event may be dated after --now"
+    ),
 ) -> None:
     """Score a JSONL file of events offline with the worker's core; print final scores."""
     scoring = ScoringModel.load(model)
+    reference = now.replace(tzinfo=now.tzinfo or UTC) if now is not None else None
     stream = sys.stdin.buffer if str(events) == "-" else events.open("rb")
     with stream:
-        run = score_lines(stream, scoring)
+        run = score_lines(stream, scoring, reference, max_future_skew)
     out = sys.stdout.buffer
     for update in run.final_scores():
         out.write(encode(update) + b"\n")

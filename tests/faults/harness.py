@@ -148,6 +148,8 @@ class FaultSetup:
     prefix: str
     folder: Path
 
+    guarantee: str = "at_least_once"
+
     def settings(self, name: str = "data", **overrides: Any) -> Settings:
         """A worker's settings: the test's topics and group, its own data dir and port."""
         return fault_settings(
@@ -155,6 +157,7 @@ class FaultSetup:
             self.prefix,
             data_dir=self.folder / name,
             web_port=free_port(),
+            processing_guarantee=self.guarantee,
             **overrides,
         )
 
@@ -258,6 +261,7 @@ class _Reader:
         self.consumer = AIOKafkaConsumer(
             settings.topic(topic),
             **_client(settings),
+            isolation_level="read_committed",  # what a consumer of exactly_once must use
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -289,6 +293,7 @@ class Outcome:
     alerts: list[Consumed]
     dead_letters: list[Consumed]
     seconds: float
+    exactly_once: bool = False  # the workers' guarantee: then no output may repeat
 
     @classmethod
     async def collect(
@@ -330,7 +335,8 @@ class Outcome:
                     quiet_since = time.monotonic()
         alerts = await read_all(settings.kafka_bootstrap, settings.topic("leads.alerts"))
         dead = await read_all(settings.kafka_bootstrap, settings.topic("leads.dead-letter"))
-        return cls(seen, alerts, dead, seconds)
+        exactly_once = settings.processing_guarantee == "exactly_once"
+        return cls(seen, alerts, dead, seconds, exactly_once)
 
     def check(self, stream: SeededStream, produced: Produced) -> Report:
         """Every check of the suite; raises AssertionError with the figures on failure."""
@@ -380,6 +386,9 @@ class Report:
     expected_alerts: int = 0
     dead_letters_missing: int = 0
     notes: list[str] = field(default_factory=list)
+    # Set by a test whose exactly_once run is known to repeat alerts (said why, and shown in
+    # the summary); every other check still holds.
+    repeats_known: str | None = None
 
     # --- alerts ----------------------------------------------------------------------
 
@@ -441,6 +450,9 @@ class Report:
         out += [f"alert {k}: published, not in the reference" for k in self.alerts_unexpected[:10]]
         if self.dead_letters_missing:
             out.append(f"{self.dead_letters_missing} broken messages were not dead-lettered")
+        repeats = len(self.outcome.alerts) - self.alert_ids
+        if self.outcome.exactly_once and repeats and self.repeats_known is None:
+            out.append(f"exactly_once: {repeats} alert messages repeat an alert_id")
         return out
 
     def summary(self) -> str:
@@ -451,6 +463,7 @@ class Report:
             f"stream: {len(self.stream.messages)} messages from {self.stream.source} "
             f"({self.stream.malformed} broken), {len(self.stream.expected)} leads, offline "
             f"outcomes {dict(self.stream.outcomes)}",
+            f"guarantee: {'exactly_once' if o.exactly_once else 'at_least_once'}; "
             f"faults: {'; '.join(self.faults) or 'none'}",
             f"scores: {len(o.scores)} messages, {len(causes)} distinct causes, {repeated} "
             f"repeated (re-published or replayed), converged in {o.seconds:.1f} s; "
@@ -463,6 +476,7 @@ class Report:
             f"dead letters: {len(o.dead_letters)} messages for {len(self.produced.malformed)} "
             f"broken inputs; {self.dead_letters_missing} missing",
             *self.notes,
+            *([f"repeats known: {self.repeats_known}"] if self.repeats_known else []),
         ]
         return "\n".join(lines)
 

@@ -1,0 +1,165 @@
+"""As a new user would: a scripted stream produced with kcat (librdkafka, an independent
+client), every event sent twice as producers' retries do, plus one event dated decades
+ahead. One alert per crossing, final scores equal to the stream sent once (the offline
+scorer), the far-future event dead-lettered `future_event`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.outputs import SCORE_STATE_FIELDS
+from streams.core import ScoringModel
+from streams.settings import Settings
+from streams.tools.score import score_lines, topic_for
+from tests.core_events import raw
+from tests.kafka_helpers import consume_until, read_all
+from tests.worker_proc import WorkerProcess, module_worker
+
+pytestmark = pytest.mark.kafka
+
+MODEL = ScoringModel.load()
+ANSWERS = {"budget": 90000, "authority": "decision_maker", "need": ["x"], "timeline": "now"}
+FORM = {
+    "form_id": "demo",
+    "email": "jane.doe@acme-corp.com",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "company": "Acme",
+    "job_title": "VP Marketing",
+    "company_size": 250,
+    "industry": "software",
+    "country": "US",
+    "fill_seconds": 40.0,
+}
+
+
+@pytest.fixture(scope="module")
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    with module_worker(kafka_bootstrap, tmp_path_factory, "kcat") as proc:
+        yield proc
+
+
+def stream(tag: str) -> list[bytes]:
+    """Three leads: one that crosses mql then sql, one that stays low, one that gets an
+    event dated 40 years ahead among its clicks."""
+    hot, low, odd = f"{tag}-hot", f"{tag}-low", f"{tag}-odd"
+    events = [raw("form.submitted", hot, 0, f"{hot}-f", answers=ANSWERS, **FORM)]
+    events += [
+        raw("email.clicked", hot, 30 + i, f"{hot}-c{i}", message_id=f"m{i}") for i in range(4)
+    ]
+    events += [raw("email.opened", hot, 60 + i, f"{hot}-o{i}") for i in range(6)]
+    events += [raw("email.opened", low, i, f"{low}-o{i}") for i in range(3)]
+    events += [raw("email.clicked", odd, i, f"{odd}-c{i}", message_id="m") for i in range(3)]
+    events.append(raw("email.clicked", odd, 40 * 365 * 24 * 60, f"{odd}-future", message_id="m"))
+    return events
+
+
+def kcat_produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
+    """`kcat -P` with keys, murmur2 like the Java client (the contract asks producers to)."""
+    exe = shutil.which("kcat")
+    assert exe, "kcat is not on PATH: `make test` installs it (Debian's package kcat)"
+    payload = b"".join(orjson.loads(v)["lead_id"].encode() + b"\t" + v + b"\n" for v in lines)
+    done = subprocess.run(
+        [
+            exe,
+            "-P",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-K",
+            "\t",
+            "-X",
+            "topic.partitioner=murmur2_random",
+        ],
+        input=payload,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+
+
+def send_with_kcat(settings: Settings, events: list[bytes]) -> None:
+    by_topic: dict[str, list[bytes]] = defaultdict(list)
+    for value in events:
+        by_topic[settings.topic(topic_for(value))].append(value)
+    for topic, lines in by_topic.items():
+        kcat_produce(settings.kafka_bootstrap, topic, lines)
+
+
+def events_counter(worker: WorkerProcess, outcome: str) -> float:
+    status, body = worker.get("/metrics")
+    assert status == 200
+    pattern = re.compile(
+        rf'^leadscore_events_total\{{[^}}]*outcome="{outcome}"[^}}]*\}} (\S+)$', re.M
+    )
+    return sum(float(v) for v in pattern.findall(body.decode()))
+
+
+def wait_for_counter(worker: WorkerProcess, outcome: str, at_least: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    seen = events_counter(worker, outcome)
+    while seen < at_least:
+        assert time.monotonic() < deadline, f"{outcome}: {seen} of {at_least} after {timeout} s"
+        time.sleep(0.2)
+        seen = events_counter(worker, outcome)
+
+
+async def test_kcat_stream_sent_twice_alerts_once_and_scores_as_once(
+    worker: WorkerProcess,
+) -> None:
+    settings = worker.settings
+    events = stream("kc")
+    offline = score_lines(events, MODEL)
+    expected = {s.lead_id: s for s in offline.final_scores()}
+    assert offline.errors == {"future_event": 1} and len(offline.alert_log) == 2
+
+    send_with_kcat(settings, events)
+    send_with_kcat(settings, events)  # every event again: producers' retries
+    applied = len(events) - 1
+    # Each message is counted once handled: all re-sends seen as duplicates, both copies of
+    # the future event dead-lettered.
+    await asyncio.to_thread(wait_for_counter, worker, "duplicate", applied, 60)
+    await asyncio.to_thread(wait_for_counter, worker, "dead_letter", 2, 60)
+
+    def scored(seen: list[Any]) -> bool:
+        last = {r.key_text: r.json() for r in seen}
+        return all(
+            last.get(lead) is not None and last[lead]["events_counted"] == s.events_counted
+            for lead, s in expected.items()
+        )
+
+    scores = await consume_until(
+        settings.kafka_bootstrap, settings.topic("leads.scores"), scored, timeout=30, what="scores"
+    )
+    final = {r.key_text: r.json() for r in scores}
+    for lead, want in expected.items():
+        got = {k: final[lead][k] for k in SCORE_STATE_FIELDS}
+        assert got == orjson.loads(want.model_dump_json(include=set(SCORE_STATE_FIELDS))), lead
+
+    alerts = [
+        r.json() for r in await read_all(settings.kafka_bootstrap, settings.topic("leads.alerts"))
+    ]
+    ids = [a["alert_id"] for a in alerts]
+    assert sorted(ids) == sorted(a.alert_id for a in offline.alert_log), "one alert per crossing"
+    assert len(ids) == len(set(ids)) == 2
+
+    letters = [
+        r.json()
+        for r in await read_all(settings.kafka_bootstrap, settings.topic("leads.dead-letter"))
+    ]
+    assert [d["error"] for d in letters] == ["future_event", "future_event"]
+    assert all(orjson.loads(d["payload"])["event_id"] == "kc-odd-future" for d in letters)
