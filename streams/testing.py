@@ -79,6 +79,7 @@ def memory_pipeline(
     partitions: int = PARTITIONS,
     max_message_bytes: int = 65536,
     max_future_skew_seconds: float = 86400.0,
+    exactly_once: bool = False,
 ) -> tuple[Pipeline, list[SentMessage], MemoryStore]:
     """A pipeline over a memory store that records what it sends (the default model when
     `model` is None); returns the pipeline, the list of sent messages and the store."""
@@ -92,5 +93,6 @@ def memory_pipeline(
         model=model if model is not None else ScoringModel.load(),
         send=sender,
         store=store,
+        exactly_once=exactly_once,
     )
     return pipe, sender.sent, store

@@ -186,12 +186,14 @@ async def test_transactional_commit_hands_the_buffer_over_first() -> None:
         producer=SimpleNamespace(buffer=buffer),
         conf=SimpleNamespace(id="p.leadscore"),
         assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+        transactions_committed=[lambda offsets: calls.append(("listener", dict(offsets)))],
     )
     manager.producer = SimpleNamespace(commit_transactions=commit_transactions)
     forms, clicks, other = TP("p.leads.forms", 1), TP("p.leads.email-clicks", 1), TP("x", 2)
-    assert await manager.commit({forms: 10, clicks: 4, other: 7}) is True
-    assert calls[0] == "hand over" and calls[-1] == "end"
-    assert sorted(calls[1:-1], key=str) == [
+    offsets = {forms: 10, clicks: 4, other: 7}
+    assert await manager.commit(offsets) is True
+    assert calls[0] == "hand over" and calls[-2:] == ["end", ("listener", offsets)]
+    assert sorted(calls[1:-2], key=str) == [
         ("p.leadscore", {"p.leadscore-0-1": {forms: 10, clicks: 4}}),
         ("p.leadscore", {"p.leadscore-0-2": {other: 7}}),
     ]

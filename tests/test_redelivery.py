@@ -119,8 +119,12 @@ def test_replayed_erasure_sends_the_tombstone_again() -> None:
     again = process(state, ev("lead.erased", minutes=600, eid="x"), MODEL, NOW, at(erasure))
     assert again.outcome == "ignored_erased" and again.tombstone and again.republish
     assert again.score is None and again.alerts == []
+    # The marker keeps no position, so a re-sent erasure sends the tombstone again too
+    # (it carries nothing); offline, without positions, nothing is sent.
     resent = process(state, ev("lead.erased", minutes=600, eid="x"), MODEL, NOW, at(RESENT))
-    assert resent.outcome == "ignored_erased" and not resent.tombstone and not resent.republish
+    assert resent.outcome == "ignored_erased" and resent.tombstone and resent.republish
+    offline = process(state, ev("lead.erased", minutes=600, eid="x"), MODEL, NOW)
+    assert not offline.tombstone and not offline.republish
     late = process(state, ev("email.opened", minutes=5, eid="late"), MODEL, NOW, at(RESENT + 1))
     assert not late.republish and not late.tombstone
 

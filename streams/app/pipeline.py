@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -88,12 +89,18 @@ class Pipeline:
         model: ScoringModel,
         send: Sender,
         store: StateStore,
+        exactly_once: bool = False,
     ) -> None:
         # Full input topic name -> its contract topic (the registry in schemas/topics.py).
         self.inputs: dict[str, Topic] = {f"{topic_prefix}{t.name}": t for t in topics.INPUTS}
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
         self.max_future_skew_us = int(max_future_skew_seconds * 1e6)
+        # exactly_once: offsets applied by this process and not yet committed, per input
+        # (topic, partition). Their outputs may have died with an aborted transaction; any
+        # other duplicate at its own position had its outputs committed with its state.
+        self.exactly_once = exactly_once
+        self._uncommitted: dict[tuple[str, int], set[int]] = {}
         self.send = send
         self.store = store
         self.model = model
@@ -142,7 +149,11 @@ class Pipeline:
                 return self.reject(msg, contract, "future_event", ahead)
         state = self.load(event.lead_id)
         position = Position(msg.topic, msg.partition, msg.offset)
-        step = process(state, event, self.model, datetime.now(UTC), position)
+        pending = self._uncommitted.setdefault((msg.topic, msg.partition), set())
+        lost = not self.exactly_once or msg.offset in pending
+        step = process(state, event, self.model, datetime.now(UTC), position, lost)
+        if self.exactly_once and step.outcome == "applied":
+            pending.add(msg.offset)
         _events(contract, step.outcome).inc()
         if step.outcome == "applied":
             if step.machine is not None:
@@ -166,6 +177,14 @@ class Pipeline:
             return state
         raw = self.store.get(lead_id)
         return LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
+
+    def committed(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """exactly_once: these (topic, partition) -> next offset are committed, with the
+        outputs of every event before them."""
+        for tp, offset in offsets.items():
+            pending = self._uncommitted.get(tp)
+            if pending:
+                pending.difference_update([o for o in pending if o < offset])
 
     @property
     def recent_leads(self) -> list[str]:

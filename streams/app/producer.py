@@ -187,9 +187,12 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         buffer = cast(DrainingBuffer, self.app.producer.buffer)
         await buffer.hand_over_for_commit(offsets)
         try:
-            await self._commit_all(offsets, start_new_transaction)
+            committed = await self._commit_all(offsets, start_new_transaction)
         finally:
             buffer.end_commit()
+        if committed:
+            for listener in getattr(self.app, "transactions_committed", ()):
+                listener(offsets)
         return True
 
     async def on_rebalance(self, assigned: Any, revoked: Any, newly_assigned: Any) -> None:
@@ -211,7 +214,7 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
             if txn_producer._txn_manager.is_in_transaction():
                 await producer.abort_transaction(tid)
 
-    async def _commit_all(self, offsets: Mapping[TP, int], start_new_transaction: bool) -> None:
+    async def _commit_all(self, offsets: Mapping[TP, int], start_new_transaction: bool) -> bool:
         """Upstream's commit, with the partitions' transactions committed at once instead of
         one after another (each is a few round trips to the coordinator; while they run,
         the buffer holds the outputs of newer events)."""
@@ -231,6 +234,8 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         except ProducerFenced as fenced:
             log.warning("producer fenced: %s", fenced)
             await self.app.crash(fenced)
+            return False
+        return True
 
 
 # With transactions the buffer holds newer events' messages while a commit runs; stock

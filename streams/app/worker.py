@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import shutil
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import faust
@@ -158,7 +160,10 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         model=model,
         send=send,
         store=TableStore(table, settings.partitions),
+        exactly_once=settings.processing_guarantee == "exactly_once",
     )
+    # exactly_once: the pipeline learns which offsets committed (producer.py calls these).
+    cast(Any, app).transactions_committed = [pipeline.committed]
 
     def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # The table is recovered, or partitions change hands: drop decoded states.
@@ -337,11 +342,25 @@ class Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
         quiet_repeats(logger)  # see streams/app/logs.py
 
 
+def forget_local_state(data_dir: Path) -> None:
+    """exactly_once: start from the committed changelog, never from the local store.
+
+    The local store keeps writes whose transaction a crash aborted; a lead read from it
+    would be ahead of what consumers saw, and this process could not tell which of its
+    duplicates still owe their outputs. The price: every start replays the changelog.
+    """
+    if data_dir.exists():
+        log.info("exactly_once: local state is rebuilt from the committed changelog")
+        shutil.rmtree(data_dir)
+
+
 def run_worker(settings: Settings) -> None:
     """Start a worker in the foreground (the `leadscore worker` command)."""
     model = ScoringModel.load(settings.model_path)
     back_off_failed_metadata_updates()
     asyncio.run(check_worker_topics(settings))
+    if settings.processing_guarantee == "exactly_once":
+        forget_local_state(settings.data_dir)
     app, _ = create_app(settings, model)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)

@@ -45,20 +45,25 @@ def process(
     model: ScoringModel,
     now: datetime,
     position: Position | None = None,
+    outputs_may_be_lost: bool = True,
 ) -> Step:
     """Apply one event to `state` (in place) and decide what to publish.
 
     `position` is where the event's message was read (None offline): it tells a
     redelivery after a crash, which may publish its outputs again, from a re-send.
+    `outputs_may_be_lost` False says the shell knows that a duplicate at this position
+    had its outputs committed with its state (exactly_once): nothing is published again.
     """
     was_erased = state.erased_at
     outcome = apply_event(state, event, model)
     if outcome != "applied":
-        return redeliver(state, event, outcome, now, position)
+        lost = position if outputs_may_be_lost else None
+        return redeliver(state, event, outcome, now, lost)
     key = record_key(event.event_id)
     # An erasure id is not kept: the marker holds no more than the lead id and erasure time.
-    state.last_event = None if isinstance(event, LeadErased) else key
-    state.last_position = position
+    erasure = isinstance(event, LeadErased)
+    state.last_event = None if erasure else key
+    state.last_position = None if erasure else position
     tombstone = state.erased_at != was_erased
     step = rescore(state, model, now, cause=event)
     step.tombstone = tombstone
@@ -95,8 +100,10 @@ def redeliver(
         return step
     key = record_key(event.event_id)
     replayed_erasure = isinstance(event, LeadErased) and to_us(event.occurred_at) == state.erased_at
-    same_message = position == state.last_position
-    if same_message and (key == state.last_event or replayed_erasure):
+    # An erasure keeps no position (the marker holds the lead id and erasure time only):
+    # a duplicate of it sends the tombstone again, which carries nothing.
+    same_message = position == state.last_position and key == state.last_event
+    if same_message or replayed_erasure:
         if state.is_marker_only:
             step.tombstone = replayed_erasure
         elif state.published is not None:

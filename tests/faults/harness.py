@@ -386,9 +386,6 @@ class Report:
     expected_alerts: int = 0
     dead_letters_missing: int = 0
     notes: list[str] = field(default_factory=list)
-    # Set by a test whose exactly_once run is known to repeat alerts (said why, and shown in
-    # the summary); every other check still holds.
-    repeats_known: str | None = None
 
     # --- alerts ----------------------------------------------------------------------
 
@@ -451,7 +448,7 @@ class Report:
         if self.dead_letters_missing:
             out.append(f"{self.dead_letters_missing} broken messages were not dead-lettered")
         repeats = len(self.outcome.alerts) - self.alert_ids
-        if self.outcome.exactly_once and repeats and self.repeats_known is None:
+        if self.outcome.exactly_once and repeats:
             out.append(f"exactly_once: {repeats} alert messages repeat an alert_id")
         return out
 
@@ -476,7 +473,6 @@ class Report:
             f"dead letters: {len(o.dead_letters)} messages for {len(self.produced.malformed)} "
             f"broken inputs; {self.dead_letters_missing} missing",
             *self.notes,
-            *([f"repeats known: {self.repeats_known}"] if self.repeats_known else []),
         ]
         return "\n".join(lines)
 
