@@ -57,6 +57,7 @@ def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> f
     """CPU seconds for Pipeline.handle over `events` (in-memory table, outputs dropped)."""
     from schemas.topics import Topic
     from streams.app.pipeline import Pipeline
+    from streams.settings import MAX_FUTURE_SKEW_SECONDS
     from streams.testing import FakeMessage, MemoryStore
 
     def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
@@ -66,7 +67,7 @@ def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> f
         topic_prefix="",
         partitions=partitions,
         max_message_bytes=65536,
-        max_future_skew_seconds=86400.0,
+        max_future_skew_seconds=MAX_FUTURE_SKEW_SECONDS,
         model=model,
         send=send,
         store=MemoryStore(partitions),

@@ -17,6 +17,9 @@ ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
 # Faust's default commit interval; with transactions outputs become visible to read_committed
 # consumers only at a commit, so exactly_once commits far more often.
 COMMIT_INTERVAL_DEFAULTS: dict[str, float] = {"at_least_once": 2.8, "exactly_once": 0.2}
+# How far after its message's broker timestamp an event may be dated (guarantee 8); the
+# offline scorer and the test pipeline use the same default.
+MAX_FUTURE_SKEW_SECONDS = 86400.0
 
 
 class Settings(BaseSettings):
@@ -38,7 +41,9 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(None, description="scoring model file (YAML)")
     max_message_bytes: int = Field(65536, ge=256, description="larger inputs are dead-lettered")
     max_future_skew_seconds: float = Field(
-        86400.0, ge=0, description="events dated further after their broker timestamp: dead letters"
+        MAX_FUTURE_SKEW_SECONDS,
+        ge=0,
+        description="events dated further after their broker timestamp: dead letters",
     )
     # A sweep re-scores every lead (bench: about 10,000 leads/s per core); with the default
     # 30-day half-life a score moves by under 0.1 point an hour, so hourly is plenty.

@@ -17,6 +17,7 @@ from schemas.topics import Topic
 from streams.app.pipeline import Pipeline
 from streams.core import ScoringModel
 from streams.kafka.partitioning import partition_for
+from streams.settings import MAX_FUTURE_SKEW_SECONDS
 
 PARTITIONS = 6
 
@@ -78,7 +79,7 @@ def memory_pipeline(
     topic_prefix: str = "p.",
     partitions: int = PARTITIONS,
     max_message_bytes: int = 65536,
-    max_future_skew_seconds: float = 86400.0,
+    max_future_skew_seconds: float = MAX_FUTURE_SKEW_SECONDS,
     exactly_once: bool = False,
 ) -> tuple[Pipeline, list[SentMessage], MemoryStore]:
     """A pipeline over a memory store that records what it sends (the default model when

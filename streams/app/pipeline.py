@@ -149,11 +149,14 @@ class Pipeline:
                 return self.reject(msg, contract, "future_event", ahead)
         state = self.load(event.lead_id)
         position = Position(msg.topic, msg.partition, msg.offset)
-        pending = self._uncommitted.setdefault((msg.topic, msg.partition), set())
-        lost = not self.exactly_once or msg.offset in pending
-        step = process(state, event, self.model, datetime.now(UTC), position, lost)
-        if self.exactly_once and step.outcome == "applied":
-            pending.add(msg.offset)
+        if not self.exactly_once:
+            step = process(state, event, self.model, datetime.now(UTC), position)
+        else:
+            pending = self._uncommitted.setdefault((msg.topic, msg.partition), set())
+            lost = msg.offset in pending
+            step = process(state, event, self.model, datetime.now(UTC), position, lost)
+            if step.outcome == "applied":
+                pending.add(msg.offset)
         _events(contract, step.outcome).inc()
         if step.outcome == "applied":
             if step.machine is not None:

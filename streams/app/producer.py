@@ -9,10 +9,11 @@ worker killed at that moment loses them while their input offsets are committed:
 is gone for good. This buffer's flush returns only when every message buffered before the
 call has been handed to aiokafka.
 
-With `exactly_once` two more gaps are closed here (docs/delivery.md):
+With `exactly_once` (experimental) these gaps of Faust's are closed here
+(docs/delivery.md):
 - Faust's `TransactionManager.commit` commits offsets without flushing this buffer, so
   buffered writes of already-committed offsets would go into the next transaction and die
-  with the worker: `FlushingTransactionManager` flushes first.
+  with the worker: `FlushingTransactionManager` hands them over first.
 - Faust hands every buffered message to its plain (non-transactional) producer, so outputs
   and changelog writes are visible at once and repeat after a crash: a read_committed
   consumer gains nothing. This buffer sends each message through the transactional
@@ -112,13 +113,7 @@ class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
         """
         self.committing = offsets
         self._held = False  # the sender says again where it stops for this commit
-        target = self.queued
-        while self.handed_over < target and not self._held:
-            if self.state != "running":
-                raise RuntimeError("Cannot flush: producer not running")
-            self.message_sent.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.message_sent.wait(), timeout=_RECHECK_SECONDS)
+        await self._wait_handed_over(self.queued, until_held=True)
 
     def end_commit(self) -> None:
         """The commit is done: held messages go on, into the next transaction."""
@@ -128,8 +123,12 @@ class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
 
     async def flush(self) -> None:
         """Wait until every message buffered so far has been handed to aiokafka."""
-        target = self.queued
-        while self.handed_over < target:
+        await self._wait_handed_over(self.queued, until_held=False)
+
+    async def _wait_handed_over(self, target: int, *, until_held: bool) -> None:
+        """Wait until `target` messages were handed over (or, `until_held`, the sender
+        holds one back for the next transaction)."""
+        while self.handed_over < target and not (until_held and self._held):
             if self.state != "running":
                 raise RuntimeError("Cannot flush: producer not running")
             self.message_sent.clear()

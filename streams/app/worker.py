@@ -91,7 +91,7 @@ class _App(faust.App):  # type: ignore[misc]
         return install_draining_buffer(super()._new_producer(), transactional=exactly_once)
 
     def _new_transport(self) -> Any:
-        # exactly_once: flush that buffer before each transactional commit (producer.py).
+        # exactly_once: hand that buffer over before each transactional commit (producer.py).
         return install_flushing_transactions(super()._new_transport())
 
 
@@ -342,16 +342,17 @@ class Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
         quiet_repeats(logger)  # see streams/app/logs.py
 
 
-def forget_local_state(data_dir: Path) -> None:
+def forget_local_state(tables: Path) -> None:
     """exactly_once: start from the committed changelog, never from the local store.
 
     The local store keeps writes whose transaction a crash aborted; a lead read from it
     would be ahead of what consumers saw, and this process could not tell which of its
     duplicates still owe their outputs. The price: every start replays the changelog.
+    Only the app's table folder goes (Faust's tabledir), never the rest of the data dir.
     """
-    if data_dir.exists():
+    if tables.exists():
         log.info("exactly_once: local state is rebuilt from the committed changelog")
-        shutil.rmtree(data_dir)
+        shutil.rmtree(tables)
 
 
 def run_worker(settings: Settings) -> None:
@@ -359,9 +360,9 @@ def run_worker(settings: Settings) -> None:
     model = ScoringModel.load(settings.model_path)
     back_off_failed_metadata_updates()
     asyncio.run(check_worker_topics(settings))
-    if settings.processing_guarantee == "exactly_once":
-        forget_local_state(settings.data_dir)
     app, _ = create_app(settings, model)
+    if settings.processing_guarantee == "exactly_once":
+        forget_local_state(Path(app.conf.tabledir))
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     # At DEBUG, Faust logs every message it sends (key and value) and aiokafka whole protocol

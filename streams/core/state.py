@@ -85,7 +85,7 @@ class LeadState:
     # the last one (`last_event` at `last_position`: the current score), or one whose
     # alerts are in the outbox.
     last_event: str | None = None  # record key of the last event applied (erasures excepted)
-    last_position: Position | None = None  # the message that applied it (or the erasure)
+    last_position: Position | None = None  # the message that applied it (erasures: none)
     outbox: list[Sent] = field(default_factory=list)
 
     @property

@@ -21,6 +21,7 @@ from schemas.codec import DecodeError, encode, parse_event
 from schemas.outputs import Alert, ScoreUpdate
 from schemas.topics import FORMS, TOPIC_OF_TYPE
 from streams.core import LeadState, ScoringModel, process, to_us, too_far_ahead
+from streams.settings import MAX_FUTURE_SKEW_SECONDS
 
 
 def topic_for(raw: bytes) -> str:
@@ -54,16 +55,11 @@ class OfflineRun:
                 yield self.scores[lead_id]
 
 
-DEFAULT_MAX_FUTURE_SKEW_SECONDS = (
-    86400.0  # the worker's default (LEADSCORE_MAX_FUTURE_SKEW_SECONDS)
-)
-
-
 def score_lines(
     lines: Iterable[bytes],
     model: ScoringModel,
     now: datetime | None = None,
-    max_future_skew_seconds: float = DEFAULT_MAX_FUTURE_SKEW_SECONDS,
+    max_future_skew_seconds: float = MAX_FUTURE_SKEW_SECONDS,
 ) -> OfflineRun:
     """Apply every line in order with the streaming core.
 
@@ -107,7 +103,7 @@ def score(
         "invalid (future_event) [default: now; without an offset, UTC]",
     ),
     max_future_skew: float = typer.Option(
-        DEFAULT_MAX_FUTURE_SKEW_SECONDS, min=0, help="seconds an event may be dated after --now"
+        MAX_FUTURE_SKEW_SECONDS, min=0, help="seconds an event may be dated after --now"
     ),
 ) -> None:
     """Score a JSONL file of events offline with the worker's core; print final scores."""
