@@ -48,7 +48,7 @@ def core_pass(events: list[Event], model: ScoringModel) -> tuple[float, dict[str
         raw = store.get(event.lead_id)
         state = LeadState(event.lead_id) if raw is None else LeadState.from_bytes(raw)
         step = process(state, event, model, now)
-        if step.outcome == "applied":
+        if step.changed:
             store[event.lead_id] = state.to_bytes()
     return time.process_time() - started, store
 

@@ -1,8 +1,8 @@
 """Resident memory of a process holding N leads' state the way the worker's table does.
 
 The worker's table is Faust's `rocksdb://` store: one RocksDB database per partition, opened
-with Faust's RocksDBOptions (64 MiB write buffers x 3, a 2 GiB block cache and bloom
-filters per database), raw lead-id keys and orjson LeadState blobs as values. This probe
+with Faust's RocksDBOptions as the worker sizes them (streams.app.worker.rocksdb_options:
+the LEADSCORE_ROCKSDB_* settings), raw lead-id keys and LeadState blobs as values. This probe
 imports what the worker imports, opens the same databases, writes N leads whose blobs are
 the simulated leads' final states (cycled, each rewritten with its own lead id, so the size
 distribution is the simulation's), then reads every lead once, as the worker does when the
@@ -23,16 +23,14 @@ from typing import Any
 import orjson
 
 from bench.proc import rss_mb
-
-PREFIX = b'{"lead_id":"'
+from streams.core import LeadState
 
 
 def with_lead_id(blob: bytes, lead_id: bytes) -> bytes:
-    """The same state blob under another lead id (lead_id is the first field)."""
-    if not blob.startswith(PREFIX):
-        raise ValueError("unexpected state layout")
-    end = blob.index(b'"', len(PREFIX))
-    return PREFIX + lead_id + blob[end:]
+    """The same state under another lead id."""
+    state = LeadState.from_bytes(blob)
+    state.lead_id = lead_id.decode()
+    return state.to_bytes()
 
 
 def disk_bytes(path: Path) -> int:
@@ -42,14 +40,15 @@ def disk_bytes(path: Path) -> int:
 def main(blobs_path: str, leads: int, partitions: int, workdir: str) -> dict[str, Any]:
     from faust.stores.rocksdb import RocksDBOptions
 
-    import streams.app.worker  # noqa: F401  (the worker's imports: the same baseline)
+    from streams.app.worker import rocksdb_options  # the worker's imports: the same baseline
+    from streams.settings import Settings
 
     blobs: list[bytes] = pickle.loads(Path(blobs_path).read_bytes())
     baseline = rss_mb_now()
     root = Path(workdir)
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    options = RocksDBOptions()
+    options = RocksDBOptions(**rocksdb_options(Settings()))
     dbs = [options.open(root / f"leads-{p}.db") for p in range(partitions)]
     started = time.perf_counter()
     size = 0

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="address the worker's HTTP server binds")
     web_port: int = Field(6066, ge=1, le=65535, description="worker HTTP port")
     store: Literal["rocksdb://", "memory://"] = Field("rocksdb://", description="table store")
+    # RocksDB keeps one database per table partition; each has its own block cache and
+    # write buffers (README: sizing). Faust's defaults (2 GiB cache, 3 x 64 MiB buffers per
+    # partition) are sized for far bigger states than ~600-byte leads.
+    rocksdb_block_cache_mb: int = Field(
+        16, ge=1, description="block cache of each partition's database (MiB)"
+    )
+    rocksdb_write_buffer_mb: int = Field(
+        8, ge=1, description="memtable size of each partition's database (MiB)"
+    )
+    rocksdb_write_buffers: int = Field(
+        2, ge=2, description="memtables per database before writes wait for a flush"
+    )
 
     topic_prefix: str = Field("", description="prefix for every topic name")
     partitions: int = Field(6, ge=1, description="partitions of every topic")

@@ -231,7 +231,7 @@ def test_erasure_keeps_only_a_marker_and_blocks_late_events() -> None:
         process(state, e, MODEL, NOW)
     step = process(state, ev("lead.erased", minutes=10, eid="x"), MODEL, NOW)
     assert step.tombstone and step.score is None
-    assert state.is_marker_only and state.profile == {} and state.records == {}
+    assert state.is_marker_only and state.profile == {} and len(state.records) == 0
     assert b"acme" not in state.to_bytes().lower()
     late = process(state, ev("email.opened", minutes=7, eid="late"), MODEL, NOW)
     assert late.outcome == "ignored_erased" and late.score is None

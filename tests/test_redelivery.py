@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
-
 from schemas.events import InputEvent
 from streams.core import LeadState, Position, ScoringModel, Step, process
 from streams.core.step import OUTBOX_SIZE
@@ -127,26 +125,6 @@ def test_replayed_erasure_sends_the_tombstone_again() -> None:
     assert not offline.tombstone and not offline.republish
     late = process(state, ev("email.opened", minutes=5, eid="late"), MODEL, NOW, at(RESENT + 1))
     assert not late.republish and not late.tombstone
-
-
-def test_states_written_before_the_outbox_still_load() -> None:
-    state, _ = applied(hot_lead())
-    old = orjson.loads(state.to_bytes())
-    del old["last_event"], old["outbox"], old["last_position"]
-    loaded = LeadState.from_bytes(orjson.dumps(old))
-    assert loaded.last_event is None and loaded.outbox == []
-    last = len(hot_lead()) - 1
-    assert not process(loaded, hot_lead()[-1], MODEL, NOW, at(last)).republish
-
-
-def test_states_written_before_positions_still_load() -> None:
-    state, _ = applied(hot_lead())
-    old = orjson.loads(state.to_bytes())
-    del old["last_position"]
-    old["outbox"] = [sent[:2] for sent in old["outbox"]]  # [cause, alert] as they were
-    loaded = LeadState.from_bytes(orjson.dumps(old))
-    assert loaded.last_position is None and all(s.position is None for s in loaded.outbox)
-    assert len(loaded.outbox) == len(state.outbox)
 
 
 def test_offline_scorer_counts_a_republished_alert_once() -> None:

@@ -155,10 +155,10 @@ class Pipeline:
             pending = self._uncommitted.setdefault((msg.topic, msg.partition), set())
             lost = msg.offset in pending
             step = process(state, event, self.model, datetime.now(UTC), position, lost)
-            if step.outcome == "applied":
+            if step.changed:
                 pending.add(msg.offset)
         _events(contract, step.outcome).inc()
-        if step.outcome == "applied":
+        if step.changed:
             if step.machine is not None:
                 metrics.MACHINE_ENGAGEMENT.labels(step.machine).inc()
             self.publish(state, step, msg.timestamp)
@@ -294,6 +294,8 @@ class Pipeline:
             if step.score is not None or step.alerts:
                 self.publish(state, step)
                 sent += 1
+            elif step.rebuilt:  # a new model's sums: kept, nothing to publish
+                self.publish(state, step)
         last = leads[-1][0] if len(leads) == RESCORE_SLICE else None
         return sent, len(leads), last
 

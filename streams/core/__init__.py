@@ -5,10 +5,11 @@ all call `process` and `rescore`, which is why they agree exactly. How a score i
 `scoring.py`, top to bottom; docs/contract.md has the method in words.
 """
 
-from streams.core.apply import DEDUPE_WINDOW, Outcome, from_us, record_key, to_us, too_far_ahead
+from streams.core.apply import DEDUPE_WINDOW, Outcome, from_us, to_us, too_far_ahead
 from streams.core.model import ModelError, ScoringModel
+from streams.core.records import Record, event_key
 from streams.core.scoring import Card, score
-from streams.core.state import LeadState, Position, Record, Stamped
+from streams.core.state import LeadState, Position, Stamped
 from streams.core.step import Step, alert_id, process, rescore, score_update
 
 __all__ = [
@@ -23,9 +24,9 @@ __all__ = [
     "Stamped",
     "Step",
     "alert_id",
+    "event_key",
     "from_us",
     "process",
-    "record_key",
     "rescore",
     "score",
     "score_update",

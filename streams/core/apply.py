@@ -7,7 +7,6 @@ Idempotent (an event id already held is a duplicate), order-independent
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -22,14 +21,15 @@ from schemas.events import (
     Signup,
     SocialInteraction,
 )
+from streams.core import engagement
 from streams.core.model import ScoringModel
-from streams.core.state import LeadState, Record, Stamped
+from streams.core.records import SCANNER, Record, after_send_ms, event_key, message_key
+from streams.core.state import LeadState, Stamped
 
 Outcome = Literal["applied", "duplicate", "stale", "ignored_erased"]
 
 # Guarantee 2: at least this many recent event ids per lead are remembered.
 DEDUPE_WINDOW = 1000
-KEPT_ID_BYTES = 40  # longer event and message ids are kept as digests (record_key)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -64,40 +64,35 @@ def apply_event(state: LeadState, event: InputEvent, model: ScoringModel) -> Out
     ts = to_us(event.occurred_at)
     if state.erased_at is not None and ts <= state.erased_at:
         return "ignored_erased"
-    key = record_key(event.event_id)
+    key = event_key(event.event_id)
     if key in state.records:
         return "duplicate"
     if isinstance(event, LeadErased):
-        erase(state, ts)
+        erase(state, ts, model)
         return "applied"
     if _older_than_window(state, ts, key):
+        # Older than every kept record of a full window: counted and its profile fields and
+        # signals applied (last writer wins, as if it had come in time and been evicted),
+        # but not kept: the same state whatever order events come in. Its duplicates can
+        # no longer be told apart (guarantee 2 covers the 1,000 most recent events).
+        state.evicted += 1
+        _update_profile(state, event, ts, key, model)
         return "stale"
-    state.records[key] = _record(event, ts, model)
-    _update_profile(state, event, ts, model)
-    _evict(state)
+    rules = model.rules
+    engagement.sync(state, rules)
+    engagement.add(state, _record(event, ts, key, model), rules)
+    _update_profile(state, event, ts, key, model)
+    while len(state.records) > DEDUPE_WINDOW:
+        engagement.evict_oldest(state, rules)
+        state.evicted += 1
     return "applied"
 
 
-def record_key(event_id: str) -> str:
-    """How an id is kept in the state: as it is up to KEPT_ID_BYTES of UTF-8, else as a
-    digest (41 characters, so never equal to a kept id).
-
-    A lead's state is one changelog record, and Kafka refuses records over 1 MB (Faust's
-    producer: 1,000,000 bytes). A full dedupe window of the longest valid ids (128
-    characters of 4 bytes each) as event and message ids would be ~1.06 MB, and the worker
-    would crash on the write; with digests it stays under 150 KB.
-    """
-    raw = event_id.encode()
-    if len(raw) <= KEPT_ID_BYTES:
-        return event_id
-    return "#" + hashlib.blake2b(raw, digest_size=20).hexdigest()
-
-
-def erase(state: LeadState, ts: int) -> None:
+def erase(state: LeadState, ts: int, model: ScoringModel) -> None:
     """Forget everything at or before `ts`; keep only the marker (and any newer facts)."""
     state.erased_at = ts if state.erased_at is None else max(state.erased_at, ts)
     cut = state.erased_at
-    state.records = {k: r for k, r in state.records.items() if r.occurred_at_us > cut}
+    state.records.keep_after(cut)
     state.profile = {k: v for k, v in state.profile.items() if v.occurred_at_us > cut}
     state.signals = {k: t for k, t in state.signals.items() if t > cut}
     state.evicted = 0
@@ -105,32 +100,32 @@ def erase(state: LeadState, ts: int) -> None:
     state.published = None
     state.last_event = None
     state.outbox = []  # alerts carry contact details
+    engagement.rebuild(state, model.rules)
 
 
-def _older_than_window(state: LeadState, ts: int, event_id: str) -> bool:
+def _older_than_window(state: LeadState, ts: int, key: int) -> bool:
     if len(state.records) < DEDUPE_WINDOW:
         return False
-    oldest = min((r.occurred_at_us, eid) for eid, r in state.records.items())
-    return (ts, event_id) < oldest
+    oldest = state.records.oldest()
+    return oldest is not None and (ts, key) < oldest
 
 
-def _evict(state: LeadState) -> None:
-    while len(state.records) > DEDUPE_WINDOW:
-        _, oldest = min((r.occurred_at_us, eid) for eid, r in state.records.items())
-        del state.records[oldest]
-        state.evicted += 1
-
-
-def _record(event: InputEvent, ts: int, model: ScoringModel) -> Record:
+def _record(event: InputEvent, ts: int, key: int, model: ScoringModel) -> Record:
     if isinstance(event, EmailOpened | EmailClicked):
         after_send = None
         if event.sent_at is not None:
             after_send = (event.occurred_at - event.sent_at).total_seconds()
-        message = None if event.message_id is None else record_key(event.message_id)
-        return Record(ts, event.type, message, after_send, _is_scanner(event.user_agent, model))
+        return Record(
+            at=ts,
+            event=key,
+            kind=event.type,
+            flags=SCANNER if _is_scanner(event.user_agent, model) else 0,
+            message=0 if event.message_id is None else message_key(event.message_id),
+            after_ms=after_send_ms(after_send),
+        )
     if isinstance(event, SocialInteraction):
-        return Record(ts, f"social.{event.action}")
-    return Record(ts, event.type)
+        return Record(at=ts, event=key, kind=f"social.{event.action}")
+    return Record(at=ts, event=key, kind=event.type)
 
 
 def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
@@ -139,26 +134,29 @@ def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
     return model.is_scanner_agent(user_agent)
 
 
-def _update_profile(state: LeadState, event: InputEvent, ts: int, model: ScoringModel) -> None:
-    eid = event.event_id
+def _update_profile(
+    state: LeadState, event: InputEvent, ts: int, key: int, model: ScoringModel
+) -> None:
     if isinstance(event, Signup):
         _set_fields(
             state,
             ts,
-            eid,
+            key,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
         )
     elif isinstance(event, FormSubmitted):
-        _apply_form(state, event, ts, model)
+        _apply_form(state, event, ts, key, model)
     elif isinstance(event, LeadVerified):
         _signal(state, "verified", ts)
     elif isinstance(event, LeadOutcome):
-        _set_fields(state, ts, eid, outcome=event.outcome)
+        _set_fields(state, ts, key, outcome=event.outcome)
 
 
-def _apply_form(state: LeadState, form: FormSubmitted, ts: int, model: ScoringModel) -> None:
+def _apply_form(
+    state: LeadState, form: FormSubmitted, ts: int, key: int, model: ScoringModel
+) -> None:
     fields: dict[str, Any] = {
         "email": form.email,
         "first_name": form.first_name,
@@ -174,20 +172,20 @@ def _apply_form(state: LeadState, form: FormSubmitted, ts: int, model: ScoringMo
         fields.update(
             budget=a.budget, authority=a.authority, need=a.need or None, timeline=a.timeline
         )
-    _set_fields(state, ts, form.event_id, **fields)
+    _set_fields(state, ts, key, **fields)
     if form.honeypot and form.honeypot.strip():
         _signal(state, "honeypot", ts)
     if form.fill_seconds is not None and form.fill_seconds < model.bots.fast_submit_seconds:
         _signal(state, "fast_submit", ts)
 
 
-def _set_fields(state: LeadState, ts: int, event_id: str, **values: Any) -> None:
+def _set_fields(state: LeadState, ts: int, key: int, **values: Any) -> None:
     for name, value in values.items():
         if value is None:
             continue
         old = state.profile.get(name)
-        if old is None or (ts, event_id) > (old.occurred_at_us, old.event_id):
-            state.profile[name] = Stamped(value, ts, event_id)
+        if old is None or (ts, key) > (old.occurred_at_us, old.event):
+            state.profile[name] = Stamped(value, ts, key)
 
 
 def _signal(state: LeadState, name: str, ts: int) -> None:

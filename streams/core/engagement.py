@@ -1,0 +1,157 @@
+"""A lead's engagement sums, kept up to date record by record.
+
+Per activity the tally holds the exact fixed-point sum (decay.py) of the weights of the
+records that earn points; records judged machine-made (a scanner's user agent, too soon
+after the send, a burst of clicks across one message's links) are counted apart. Adding
+or evicting a record touches its own weight and, for a click, the burst status of that
+message's clicks within the burst window around it: the cost of an event does not grow
+with the lead's history. `rebuild` recomputes everything from the records (a new model,
+an erasure, a moved epoch, a state of an older version).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+from streams.core import decay
+from streams.core.model import EngagementRules
+from streams.core.records import BURST, KIND_CODES, NO_SEND_TIME, SCANNER, Record, RecordLog
+from streams.core.state import LeadState, Tally
+
+EMAIL_KINDS = frozenset({KIND_CODES["email.opened"], KIND_CODES["email.clicked"]})
+CLICK = KIND_CODES["email.clicked"]
+
+
+def machine_signal(kind: str, flags: int, after_ms: int, rules: EngagementRules) -> str | None:
+    """Why an open or click looks machine-made (a mail security scanner), or None."""
+    if kind not in ("email.opened", "email.clicked"):
+        return None
+    if flags & SCANNER:
+        return "scanner_agent"
+    if after_ms != NO_SEND_TIME and after_ms < rules.min_after_ms:
+        return "too_soon"
+    return "burst" if flags & BURST else None
+
+
+def signal_at(log: RecordLog, i: int, rules: EngagementRules) -> str | None:
+    r = log[i]
+    return machine_signal(r.kind, r.flags, r.after_ms, rules)
+
+
+def sync(state: LeadState, rules: EngagementRules) -> bool:
+    """Rebuild the tally when it was built under other rules; True when it was."""
+    if state.tally.key == rules.key:
+        return False
+    rebuild(state, rules)
+    return True
+
+
+def rebuild(state: LeadState, rules: EngagementRules) -> None:
+    log = state.records
+    _mark_all_bursts(log, rules)
+    state.tally = Tally(rules.key)
+    newest = log.newest_at()
+    for i in range(len(log)):
+        _count(state, log[i], rules, newest, +1)
+
+
+def add(state: LeadState, record: Record, rules: EngagementRules) -> int:
+    """Insert `record` into the lead's records and tally; returns its index."""
+    log = state.records
+    before = log.newest_at()
+    i = log.insert(record)
+    after = log.newest_at()
+    if before is not None and _epochs(before, rules) != _epochs(after or before, rules):
+        rebuild(state, rules)
+        return log.index_of(record.at, record.event)
+    if record.kind == "email.clicked" and record.message:
+        _rejudge_bursts(state, record.at, record.message, rules, new=record.event)
+    i = log.index_of(record.at, record.event)
+    _count(state, log[i], rules, after, +1)
+    return i
+
+
+def evict_oldest(state: LeadState, rules: EngagementRules) -> None:
+    """Drop the oldest record from the records and the tally."""
+    log = state.records
+    newest = log.newest_at()
+    gone = log.pop(0)
+    _count(state, gone, rules, newest, -1)
+    if gone.kind == "email.clicked" and gone.message:
+        _rejudge_bursts(state, gone.at, gone.message, rules)
+
+
+def _epochs(newest: int, rules: EngagementRules) -> tuple[int, ...]:
+    return tuple(decay.epoch(newest, h) for h in rules.distinct_half_lives)
+
+
+def _count(
+    state: LeadState, r: Record, rules: EngagementRules, newest: int | None, sign: int
+) -> None:
+    half_life = rules.half_lives.get(r.kind)
+    if half_life is None or newest is None:
+        return
+    tally = state.tally
+    if machine_signal(r.kind, r.flags, r.after_ms, rules) is not None:
+        tally.machine += sign
+        return
+    weight = decay.weight(r.at, decay.epoch(newest, half_life), half_life)
+    total = tally.sums.get(r.kind, 0) + sign * weight
+    if total:
+        tally.sums[r.kind] = total
+    else:
+        tally.sums.pop(r.kind, None)
+
+
+def _rejudge_bursts(
+    state: LeadState, at: int, message: int, rules: EngagementRules, new: int | None = None
+) -> None:
+    """Burst status of `message`'s clicks within the window of a click added or evicted
+    at `at`: only theirs can change. The new click itself is not yet tallied."""
+    log = state.records
+    window = rules.burst_window_us
+    near = [
+        i
+        for i in log.between(at - 2 * window, at + 2 * window)
+        if log.kind[i] == CLICK and log.message[i] == message
+    ]
+    times = [log.at[i] for i in near]
+    newest = log.newest_at()
+    for j, i in enumerate(near):
+        t = times[j]
+        if abs(t - at) > window:
+            continue
+        burst = _in_burst(times, j, window, rules.burst_min_clicks)
+        flags = log.flags[i]
+        if bool(flags & BURST) == burst:
+            continue
+        changed = flags | BURST if burst else flags & ~BURST
+        if log.event[i] != new:
+            _count(state, log[i], rules, newest, -1)
+            log.flags[i] = changed
+            _count(state, log[i], rules, newest, +1)
+        else:
+            log.flags[i] = changed
+
+
+def _in_burst(times: list[int], j: int, window: float, min_clicks: int) -> bool:
+    """At least `min_clicks` of the (sorted) `times` within `window` of times[j]."""
+    t = times[j]
+    return bisect_right(times, t + window) - bisect_left(times, t - window) >= min_clicks
+
+
+def _mark_all_bursts(log: RecordLog, rules: EngagementRules) -> None:
+    """Set every click's BURST flag from scratch (grouped by message, in time order)."""
+    by_message: dict[int, list[int]] = {}
+    for i in range(len(log)):
+        log.flags[i] &= ~BURST
+        if log.kind[i] == CLICK and log.message[i]:
+            by_message.setdefault(log.message[i], []).append(i)
+    window = rules.burst_window_us
+    for indexes in by_message.values():
+        if len(indexes) < rules.burst_min_clicks:
+            continue
+        times = [log.at[i] for i in indexes]
+        for j, i in enumerate(indexes):
+            if _in_burst(times, j, window, rules.burst_min_clicks):
+                log.flags[i] |= BURST
