@@ -5,7 +5,8 @@ validation), read the lead's state blob from a dict (the table) and LeadState.fr
 process (apply + score + outputs), LeadState.to_bytes and store the blob. A second loop
 times the whole handler (Pipeline.handle with an in-memory store and a no-op send: also
 the partition check, encoding the outputs and the Prometheus metrics). A third times a
-decay sweep over the final states (leads re-scored per second).
+decay sweep over the final states (leads re-scored per second). A fourth compares the cost
+of an event on a lead holding a full dedupe window (1,000 records) with one on a new lead.
 
 Times are the process's CPU time (time.process_time), not wall time: on a shared 2-core
 machine the wall clock also counts whatever else runs. The best of the repeats is kept
@@ -96,6 +97,68 @@ def sweep_pass(blobs: list[bytes], model: ScoringModel) -> float:
     return time.process_time() - started
 
 
+def history_cost(model: ScoringModel, rounds: int = 5, events: int = 2000) -> dict[str, Any]:
+    """Cost of one event on a lead that holds a full dedupe window of records, against the
+    same kind of event on a new lead: per event as the worker does it (parse, decode the
+    state, process, encode). Alternated, best round of each kept."""
+    from datetime import timedelta
+
+    from streams.core import DEDUPE_WINDOW
+
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+    kinds = ("email.opened", "email.clicked", "social.interaction", "signup")
+
+    def line(i: int, lead: str) -> tuple[str, bytes]:
+        kind = kinds[i % len(kinds)]
+        at = (base + timedelta(minutes=7 * i)).isoformat()
+        doc: dict[str, Any] = {"event_id": f"{lead}-{i}", "lead_id": lead, "type": kind}
+        doc["occurred_at"] = at
+        if kind.startswith("email."):
+            doc["message_id"] = f"m{i % 50}"
+        elif kind == "social.interaction":
+            doc |= {"network": "x", "action": "like"}
+        else:
+            doc["email"] = "ann@acme-corp.com"
+        return _topic_of(kind), orjson.dumps(doc)
+
+    full = LeadState("full")
+    now = datetime.now(UTC)
+    for i in range(DEDUPE_WINDOW):
+        topic, value = line(i, "full")
+        process(full, parse_event(value, topic), model, now)
+    blob = full.to_bytes()
+    on_full = [line(DEDUPE_WINDOW + i, "full") for i in range(events)]
+    on_new = [line(DEDUPE_WINDOW + i, f"new-{i}") for i in range(events)]
+
+    def per_event(lines: list[tuple[str, bytes]], stored: bytes | None) -> float:
+        gc.collect()
+        started = time.process_time()
+        for topic, value in lines:
+            event = parse_event(value, topic)
+            state = LeadState(event.lead_id) if stored is None else LeadState.from_bytes(stored)
+            process(state, event, model, now)
+            state.to_bytes()
+        return (time.process_time() - started) / len(lines)
+
+    full_s, new_s = [], []
+    for _ in range(rounds):
+        full_s.append(per_event(on_full, blob))
+        new_s.append(per_event(on_new, None))
+    return {
+        "records": DEDUPE_WINDOW,
+        "full_lead_us": round(min(full_s) * 1e6, 1),
+        "new_lead_us": round(min(new_s) * 1e6, 1),
+        "ratio": round(min(full_s) / min(new_s), 2),
+        "full_lead_state_bytes": len(blob),
+    }
+
+
+def _topic_of(kind: str) -> str:
+    from schemas.topics import TOPIC_OF_TYPE
+
+    return TOPIC_OF_TYPE[kind]
+
+
 def sizes(store: dict[str, bytes]) -> dict[str, Any]:
     lengths = sorted(len(b) for b in store.values())
     if not lengths:
@@ -133,6 +196,7 @@ def main(path: str, repeats: int, partitions: int) -> dict[str, Any]:
         "handler_eps_runs": [round(len(events) / t) for t in handler_times],
         "state_bytes": sizes(store),
         "sweep_leads_per_s": len(blobs) / sweep_s,
+        "history": history_cost(model),
         "blobs": list(store.values()),
     }
 

@@ -51,6 +51,18 @@ def render(r: dict[str, Any]) -> str:
         ("pure core (1 core)", f"{_n(core['core_eps'])} ev/s", "parse + process + state bytes"),
         ("handler (1 core)", f"{_n(core['handler_eps'])} ev/s", "Pipeline.handle, no Kafka"),
         ("decay sweep (1 core)", f"{_n(core['sweep_leads_per_s'])} leads/s", "decode, re-score"),
+    ]
+    hist = core.get("history")
+    if hist:
+        rows.append(
+            (
+                "event on a full lead / new lead",
+                f"{hist['full_lead_us']:g} / {hist['new_lead_us']:g} us",
+                f"ratio {hist['ratio']:g}; {hist['records']:,} records = "
+                f"{_n(hist['full_lead_state_bytes'])} state bytes",
+            )
+        )
+    rows += [
         (
             "state bytes per lead",
             f"{_n(state['median'])} median",

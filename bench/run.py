@@ -315,6 +315,7 @@ async def _measure(
         core_eps=core["core_eps"],
         bytes_per_lead=state["median"],
         bytes_per_lead_p95=state["p95"],
+        cost_full_over_new_lead=core["history"]["ratio"],
         worker_memory=worker_memory,
     )
     probes = []

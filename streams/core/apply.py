@@ -24,7 +24,7 @@ from schemas.events import (
 from streams.core import engagement
 from streams.core.model import ScoringModel
 from streams.core.records import SCANNER, Record, after_send_ms, event_key, message_key
-from streams.core.state import LeadState, Stamped
+from streams.core.state import LeadState, Stamped, Tally
 
 Outcome = Literal["applied", "duplicate", "stale", "ignored_erased"]
 
@@ -100,7 +100,10 @@ def erase(state: LeadState, ts: int, model: ScoringModel) -> None:
     state.published = None
     state.last_event = None
     state.outbox = []  # alerts carry contact details
-    engagement.rebuild(state, model.rules)
+    if len(state.records):
+        engagement.rebuild(state, model.rules)
+    else:  # the bare marker: nothing but the lead id and the erasure time
+        state.tally = Tally()
 
 
 def _older_than_window(state: LeadState, ts: int, key: int) -> bool:
