@@ -58,7 +58,7 @@ def render(r: dict[str, Any]) -> str:
             (
                 "event on a full lead / new lead",
                 f"{hist['full_lead_us']:g} / {hist['new_lead_us']:g} us",
-                f"ratio {hist['ratio']:g}; {hist['records']:,} records = "
+                f"ratio {hist['ratio']:g} (1,000 vs 100 records: {hist['full_over_tenth']:g}); "
                 f"{_n(hist['full_lead_state_bytes'])} state bytes",
             )
         )

@@ -18,6 +18,7 @@ record (scoring.score), so every factor 2^-((as_of - e)/h) is at most 1.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 FRACTION_BITS = 52  # an occurrence at the epoch weighs 2^52; error per weight < 2^-52
 EPOCH_SPAN = 16  # half-lives between epochs
@@ -48,12 +49,27 @@ def weight(at_us: int, epoch_us: int, half_life: int) -> int:
 
 def value(total: int, epoch_us: int, as_of_us: int, half_life: int) -> float:
     """The decayed weight as of `as_of_us` of a sum of weights against `epoch_us`."""
+    return scaled(total, scale(epoch_us, as_of_us, half_life))
+
+
+class Scale(NamedTuple):
+    """2^-((as_of - epoch) / half_life) as a shift and a factor in (0.5, 1]: computed once
+    per half-life and applied to every activity's sum that shares it."""
+
+    shift: int
+    factor: float
+
+
+def scale(epoch_us: int, as_of_us: int, half_life: int) -> Scale:
+    whole, part = divmod(as_of_us - epoch_us, half_life)
+    return Scale(whole + FRACTION_BITS, 2.0 ** (-part / half_life))
+
+
+def scaled(total: int, by: Scale) -> float:
     if total == 0:
         return 0.0
-    whole, part = divmod(as_of_us - epoch_us, half_life)
     drop = max(0, total.bit_length() - 64)  # the top 64 bits: a float keeps 53 of them
-    top = float(total >> drop) * 2.0 ** (-part / half_life)
-    return math.ldexp(top, drop - whole - FRACTION_BITS)
+    return math.ldexp(float(total >> drop) * by.factor, drop - by.shift)
 
 
 def to_bytes(total: int) -> bytes:

@@ -186,26 +186,26 @@ class RecordLog:
     def _arrays(self) -> tuple[array[int], ...]:
         return (self.at, self.event, self.kind, self.flags, self.message, self.after_ms)
 
-    def to_bytes(self) -> list[bytes]:
-        """The columns' bytes, little-endian. The sorted ids are stored too: 8 bytes per
-        record cost less than sorting them again on every decode."""
+    def columns(self) -> list[array[int]]:
+        """The columns, little-endian, in their stored order. The sorted ids are stored
+        too: 8 bytes per record cost less than sorting them again on every decode."""
         columns = [*self._arrays(), self.ids]
-        if not _LITTLE:
-            columns = [_swapped(c) for c in columns]
-        return [c.tobytes() for c in columns]
+        return columns if _LITTLE else [_swapped(c) for c in columns]
 
     @classmethod
-    def from_bytes(cls, columns: list[bytes]) -> RecordLog:
+    def from_buffer(cls, raw: memoryview, count: int) -> RecordLog:
+        """The `count` records stored by `columns()` at the start of `raw` (which holds
+        exactly them): one copy into the arrays, no per-record work."""
         log = cls()
-        mine = [*log._arrays(), log.ids]
-        if len(columns) != len(mine):
-            raise ValueError(f"records: {len(columns)} columns, expected {len(mine)}")
-        for column, raw in zip(mine, columns, strict=True):
-            column.frombytes(raw)
+        offset = 0
+        for column in (*log._arrays(), log.ids):
+            size = count * column.itemsize
+            column.frombytes(raw[offset : offset + size])
+            offset += size
             if not _LITTLE:
                 column.byteswap()
-        if len({len(c) for c in mine}) != 1:
-            raise ValueError("records: columns of different lengths")
+        if offset != len(raw):
+            raise ValueError(f"records: {len(raw)} bytes for {count} records")
         return log
 
 

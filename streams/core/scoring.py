@@ -153,10 +153,15 @@ def engagement_points(
     newest = state.records.newest_at()
     weights: dict[str, float] = {}
     if newest is not None:
+        scales: dict[int, decay.Scale] = {}
         for kind, total in sorted(state.tally.sums.items()):
             half_life = rules.half_lives[kind]
-            epoch = decay.epoch(newest, half_life)
-            weights[kind] = decay.value(total, epoch, as_of_us, half_life)
+            by = scales.get(half_life)
+            if by is None:
+                by = scales[half_life] = decay.scale(
+                    decay.epoch(newest, half_life), as_of_us, half_life
+                )
+            weights[kind] = decay.scaled(total, by)
     return capped_points(weights, model), state.tally.machine
 
 

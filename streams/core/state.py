@@ -5,8 +5,9 @@ signals) and exact sums derived from them, so that the score is a function of th
 of events: the same events in any order, or twice, give the same state bytes. Times are
 integer microseconds since the Unix epoch; ids are kept as 64-bit digests.
 
-Encoding (docs/state.md): a version byte, then msgpack. Version 2 is today's; version 1
-(the JSON states of earlier releases) is read and upgraded on first touch.
+Encoding (docs/state.md): a version byte, the length of a msgpack header, the header, then
+the records' columns raw. Version 2 is today's; version 1 (the JSON states of earlier
+releases) is read and upgraded on first touch.
 """
 
 from __future__ import annotations
@@ -143,9 +144,9 @@ class LeadState:
             (_FIELD_CODES[name], s.value, stamp_index[s.occurred_at_us, s.event])
             for name, s in self.profile.items()
         )
-        body = [
+        header = [
             self.lead_id,
-            self.records.to_bytes(),
+            len(self.records),
             stamps,
             profile,
             sorted(self.signals.items()),
@@ -162,8 +163,11 @@ class LeadState:
                 self.tally.machine,
             ],
         ]
-        packed: bytes = msgpack.packb(body, use_bin_type=True)
-        return bytes((VERSION,)) + packed
+        packed: bytes = msgpack.packb(header, use_bin_type=True)
+        # The records' columns follow the header raw: encoding and decoding them is one
+        # copy each way, however many there are.
+        size = len(packed).to_bytes(4, "little")
+        return b"".join([bytes((VERSION,)), size, packed, *self.records.columns()])
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> LeadState:
@@ -171,9 +175,11 @@ class LeadState:
             return _upgrade_v1(orjson.loads(raw))
         if raw[:1] != bytes((VERSION,)):
             raise ValueError(f"lead state version {raw[0] if raw else None} is not known")
+        view = memoryview(raw)
+        end = 5 + int.from_bytes(view[1:5], "little")
         (
             lead_id,
-            columns,
+            count,
             stamps,
             profile,
             signals,
@@ -185,10 +191,10 @@ class LeadState:
             last_position,
             outbox,
             (key, sums, machine),
-        ) = msgpack.unpackb(raw[1:], raw=False, strict_map_key=False)
+        ) = msgpack.unpackb(view[5:end], raw=False, strict_map_key=False)
         return cls(
             lead_id=lead_id,
-            records=RecordLog.from_bytes(columns),
+            records=RecordLog.from_buffer(view[end:], count),
             profile={
                 PROFILE_FIELDS[code]: Stamped(value, *stamps[i]) for code, value, i in profile
             },

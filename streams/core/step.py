@@ -162,22 +162,29 @@ def rescore(
 
 
 def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: datetime) -> ScoreUpdate:
-    return ScoreUpdate(
-        lead_id=lead_id,
-        score=card.score,
-        fit=card.fit,
-        engagement=card.engagement,
-        validity=card.validity,
-        grade=card.grade,
-        stage=card.stage,
-        bot_flags=list(card.bot_flags),
-        factors=[Factor(factor=k, points=v) for k, v in card.factors],
-        model_version=card.model_version,
-        events_counted=card.events_counted,
-        last_event_at=from_us(card.last_event_us) if card.last_event_us is not None else None,
-        cause_event_id=cause.event_id if cause is not None else None,
-        updated_at=now,
+    # One validation from plain values (pydantic builds the nested factors in Rust).
+    return ScoreUpdate.model_validate(
+        {
+            "lead_id": lead_id,
+            "score": card.score,
+            "fit": card.fit,
+            "engagement": card.engagement,
+            "validity": card.validity,
+            "grade": card.grade,
+            "stage": card.stage,
+            "bot_flags": list(card.bot_flags),
+            "factors": _factor_dicts(card),
+            "model_version": card.model_version,
+            "events_counted": card.events_counted,
+            "last_event_at": None if card.last_event_us is None else from_us(card.last_event_us),
+            "cause_event_id": None if cause is None else cause.event_id,
+            "updated_at": now,
+        }
     )
+
+
+def _factor_dicts(card: Card) -> list[dict[str, object]]:
+    return [{"factor": name, "points": points} for name, points in card.factors]
 
 
 def _alerts(
@@ -225,7 +232,7 @@ def _alert(
         level=level,
         score=card.score,
         previous_score=previous,
-        factors=[Factor(factor=k, points=v) for k, v in card.factors],
+        factors=[Factor.model_validate(f) for f in _factor_dicts(card)],
         contact=contact(state),
         occurred_at=occurred,
         emitted_at=now,
