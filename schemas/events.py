@@ -162,6 +162,43 @@ class LeadOutcome(EventBase):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+class EmailBounced(EventBase):
+    """An email could not be delivered, on `leads.email-status`: `hard` (the address does
+    not exist) or `soft` (a full mailbox, a server down: delivery may work later)."""
+
+    type: Literal["email.bounced"]
+    bounce_type: Literal["hard", "soft"]
+    campaign_id: Id | None = None
+    message_id: Id | None = None
+
+
+class EmailUnsubscribed(EventBase):
+    """The lead left a list, on `leads.email-status`. `sent_at` and `user_agent` tell a
+    link scanner following the unsubscribe link from a person."""
+
+    type: Literal["email.unsubscribed"]
+    campaign_id: Id | None = None
+    message_id: Id | None = None
+    sent_at: EventTime | None = None
+    user_agent: UserAgent | None = None
+
+
+class EmailComplained(EventBase):
+    """The lead reported an email as spam, on `leads.email-status`."""
+
+    type: Literal["email.complained"]
+    campaign_id: Id | None = None
+    message_id: Id | None = None
+
+
+class LeadRecycled(EventBase):
+    """The lead goes back to nurture, on `leads.lifecycle`: engagement dated at or before
+    it stops counting, alerts re-arm, the profile stays."""
+
+    type: Literal["lead.recycled"]
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
 class LeadErased(EventBase):
     """Forget the lead (right to erasure), on `leads.lifecycle`."""
 
@@ -176,6 +213,10 @@ InputEvent = Annotated[
     | FormSubmitted
     | LeadVerified
     | LeadOutcome
-    | LeadErased,
+    | LeadErased
+    | EmailBounced
+    | EmailUnsubscribed
+    | EmailComplained
+    | LeadRecycled,
     Field(discriminator="type"),
 ]

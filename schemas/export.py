@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from pydantic import BaseModel, TypeAdapter
@@ -25,16 +25,8 @@ from schemas import events, outputs
 JSON_DIR = Path(__file__).parent / "json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-_INPUT_MODELS: tuple[type[BaseModel], ...] = (
-    events.EmailOpened,
-    events.EmailClicked,
-    events.Signup,
-    events.SocialInteraction,
-    events.FormSubmitted,
-    events.LeadVerified,
-    events.LeadOutcome,
-    events.LeadErased,
-)
+# Every member of the InputEvent union (one list of event models: the union's).
+_INPUT_MODELS: tuple[type[BaseModel], ...] = get_args(get_args(events.InputEvent)[0])
 _OUTPUT_MODELS: tuple[type[BaseModel], ...] = (
     outputs.ScoreUpdate,
     outputs.Alert,

@@ -47,6 +47,8 @@ class ScoreUpdate(Output):
     events_counted: Annotated[int, Field(ge=0)]
     last_event_at: UtcDatetime | None
     cause_event_id: Id | None
+    # False after a hard bounce, an unsubscribe or a spam complaint, until a later signup.
+    contactable: bool = True
     updated_at: UtcDatetime
 
 
@@ -70,6 +72,7 @@ class Alert(Output):
     previous_score: Percent
     factors: list[Factor]
     contact: Contact
+    contactable: bool = True  # as on the score: sales may still call, not email
     occurred_at: UtcDatetime
     emitted_at: UtcDatetime
 
@@ -116,4 +119,5 @@ SCORE_STATE_FIELDS: tuple[str, ...] = (
     "model_version",
     "events_counted",
     "last_event_at",
+    "contactable",
 )

@@ -61,9 +61,15 @@ FORMS = _input(
 )
 LIFECYCLE = _input(
     "leads.lifecycle",
-    "Verification, outcomes and erasure",
-    ("LeadVerified", "LeadOutcome", "LeadErased"),
-    {"lead.verified", "lead.outcome", "lead.erased"},
+    "Verification, outcomes, recycling and erasure",
+    ("LeadVerified", "LeadOutcome", "LeadRecycled", "LeadErased"),
+    {"lead.verified", "lead.outcome", "lead.recycled", "lead.erased"},
+)
+EMAIL_STATUS = _input(
+    "leads.email-status",
+    "Bounces, unsubscribes and spam complaints",
+    ("EmailBounced", "EmailUnsubscribed", "EmailComplained"),
+    {"email.bounced", "email.unsubscribed", "email.complained"},
 )
 
 SCORES = Topic(
@@ -93,7 +99,15 @@ RESCORE = Topic(
     co_partitioned=True,
 )
 
-INPUTS: tuple[Topic, ...] = (EMAIL_OPENS, EMAIL_CLICKS, SIGNUPS, SOCIAL, FORMS, LIFECYCLE)
+INPUTS: tuple[Topic, ...] = (
+    EMAIL_OPENS,
+    EMAIL_CLICKS,
+    SIGNUPS,
+    SOCIAL,
+    FORMS,
+    LIFECYCLE,
+    EMAIL_STATUS,
+)
 OUTPUTS: tuple[Topic, ...] = (SCORES, ALERTS, DEAD_LETTER)
 # Every topic `leadscore topics create` makes, inputs first.
 ALL: tuple[Topic, ...] = (*INPUTS, *OUTPUTS, MODEL, RESCORE)

@@ -85,6 +85,10 @@ def valid_doc(kind: str, lead: str = "L1", eid: str = "e1", minutes: float = 0) 
         "lead.verified": {"method": "manual"},
         "lead.outcome": {"outcome": "converted", "reason": "won"},
         "lead.erased": {},
+        "lead.recycled": {"reason": "back to nurture"},
+        "email.bounced": {"bounce_type": "hard", "campaign_id": "c1", "message_id": "m1"},
+        "email.unsubscribed": {"message_id": "m1", "sent_at": BASE.isoformat(), "user_agent": "x"},
+        "email.complained": {"campaign_id": "c1", "message_id": "m1"},
     }
     doc.update(extra[kind])
     return doc

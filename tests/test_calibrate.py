@@ -85,10 +85,21 @@ def test_points_are_in_proportion_to_rates_and_fit_0_100(calibration: Calibratio
         assert f.rate is not None
         if f.beats_control:
             assert f.points == pytest.approx(100 * f.rate * calibration.scale, abs=0.01)
+        elif f.below_control:  # less than nothing: minus the gap to the control
+            gap = calibration.control_rate - f.rate
+            assert f.points == pytest.approx(-100 * gap * calibration.scale, abs=0.01)
+            assert f.points < 0 and f.cap == -f.points
         else:
             assert f.points == 0
-    assert sum(f.cap for f in fits) <= 100
+    assert sum(f.cap for f in fits if f.points > 0) <= 100
     assert 0.05 <= calibration.control_rate <= 0.30
+
+
+def test_the_planted_negative_signals_are_learned_as_losses(calibration: Calibration) -> None:
+    acts = calibration.activities
+    for name in ("email.unsubscribed", "email.complained", "email.bounced.hard"):
+        assert acts[name].below_control and acts[name].points < 0, (name, acts[name])
+    assert acts["email.bounced.soft"].points == 0  # no planted effect: nothing either way
 
 
 def test_an_activity_at_the_control_rate_earns_nothing() -> None:

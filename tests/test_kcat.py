@@ -21,7 +21,7 @@ from schemas.outputs import SCORE_STATE_FIELDS
 from streams.core import ScoringModel
 from streams.settings import Settings
 from streams.tools.score import score_lines, topic_for
-from tests.core_events import raw
+from tests.core_events import BASE, raw
 from tests.kafka_helpers import consume_until, read_all
 from tests.worker_proc import WorkerProcess, module_worker
 
@@ -163,3 +163,82 @@ async def test_kcat_stream_sent_twice_alerts_once_and_scores_as_once(
     ]
     assert [d["error"] for d in letters] == ["future_event", "future_event"]
     assert all(orjson.loads(d["payload"])["event_id"] == "kc-odd-future" for d in letters)
+
+
+def negative_stream(tag: str) -> list[bytes]:
+    """Twins that differ by one email-status event, a bounced lead that signs up again,
+    and a hot lead recycled to nurture that comes back."""
+    sent = BASE.isoformat()
+
+    def engaged(lead: str) -> list[bytes]:
+        return [
+            raw("form.submitted", lead, 0, f"{lead}-f", **{**FORM, "email": f"{lead}@acme.com"}),
+            raw("email.opened", lead, 60, f"{lead}-o", message_id="m", sent_at=sent),
+            raw("email.clicked", lead, 61, f"{lead}-c", message_id="m", sent_at=sent),
+        ]
+
+    twin, unsub, scan, bounced = (f"{tag}-{n}" for n in ("twin", "unsub", "scan", "bounced"))
+    events = [*engaged(twin), *engaged(unsub), *engaged(scan), *engaged(bounced)]
+    events.append(raw("email.unsubscribed", unsub, 120, f"{unsub}-u", message_id="m", sent_at=sent))
+    # Five seconds after the send: a mail gateway following the link, not the person.
+    events.append(
+        raw("email.unsubscribed", scan, 5 / 60, f"{scan}-u", message_id="m", sent_at=sent)
+    )
+    events.append(raw("email.bounced", bounced, 2, f"{bounced}-b", bounce_type="hard"))
+    events.append(raw("signup", bounced, 60 * 48, f"{bounced}-s", email=f"{bounced}@acme.com"))
+    hot = f"{tag}-recycled"
+    events.append(raw("form.submitted", hot, 0, f"{hot}-f", answers=ANSWERS, **FORM))
+    events += [
+        raw("email.clicked", hot, 30 + i, f"{hot}-c{i}", message_id=f"m{i}") for i in range(4)
+    ]
+    events.append(raw("lead.recycled", hot, 60 * 24, f"{hot}-r", reason="lost"))
+    events += [
+        raw("email.clicked", hot, 60 * 48 + i, f"{hot}-n{i}", message_id=f"n{i}") for i in range(4)
+    ]
+    return events
+
+
+async def test_kcat_negative_signals_contactability_and_recycling(worker: WorkerProcess) -> None:
+    settings = worker.settings
+    events = negative_stream("ng")
+    offline = score_lines(events, MODEL)
+    expected = {s.lead_id: s for s in offline.final_scores()}
+    send_with_kcat(settings, events)
+
+    def scored(seen: list[Any]) -> bool:
+        last = {r.key_text: r.json() for r in seen}
+        return all(
+            last.get(lead) is not None and last[lead]["events_counted"] == s.events_counted
+            for lead, s in expected.items()
+        )
+
+    scores = await consume_until(
+        settings.kafka_bootstrap, settings.topic("leads.scores"), scored, timeout=30, what="scores"
+    )
+    final = {r.key_text: r.json() for r in scores}
+    for lead, want in expected.items():  # the stream and `leadscore score` agree
+        got = {k: final[lead][k] for k in SCORE_STATE_FIELDS}
+        assert got == orjson.loads(want.model_dump_json(include=set(SCORE_STATE_FIELDS))), lead
+
+    twin, unsub, scan = final["ng-twin"], final["ng-unsub"], final["ng-scan"]
+    assert unsub["score"] < twin["score"] and unsub["contactable"] is False
+    assert {"factor": "email.unsubscribed", "points": -7.5} in unsub["factors"]
+    assert (scan["score"], scan["engagement"], scan["contactable"]) == (
+        twin["score"],
+        twin["engagement"],
+        True,
+    ), "an unsubscribe 5 s after the send changed the score"
+    assert final["ng-bounced"]["contactable"] is True, "a signup after the bounce"
+    assert twin["contactable"] is True
+
+    alerts = [
+        r.json()
+        for r in await read_all(settings.kafka_bootstrap, settings.topic("leads.alerts"))
+        if r.key_text == "ng-recycled"
+    ]
+    mql = [a for a in alerts if a["threshold"] == "mql"]
+    assert len(mql) == 2 and mql[0]["alert_id"] != mql[1]["alert_id"], alerts
+    assert mql[1]["occurred_at"] > "2026-11-02T09:00", "the second crossing is after recycling"
+    assert sorted(a["alert_id"] for a in alerts) == sorted(
+        a.alert_id for a in offline.alert_log if a.lead_id == "ng-recycled"
+    )

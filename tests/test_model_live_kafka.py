@@ -93,7 +93,7 @@ async def test_new_model_rescoring_and_bad_model_refused(
     )
 
     await publish_text(settings, b"model_version: broken\nweights: {fit: 2}\n")
-    changed = DEFAULT_MODEL.replace("model_version: default-2026.11.1", "model_version: live-2")
+    changed = DEFAULT_MODEL.replace("model_version: default-2026.12.1", "model_version: live-2")
     changed = changed.replace(
         "email.clicked:  {points: 10, cap: 40}", "email.clicked:  {points: 20, cap: 40}"
     )

@@ -11,12 +11,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from schemas.events import (
+    EmailBounced,
     EmailClicked,
+    EmailComplained,
     EmailOpened,
+    EmailUnsubscribed,
     FormSubmitted,
     InputEvent,
     LeadErased,
     LeadOutcome,
+    LeadRecycled,
     LeadVerified,
     Signup,
     SocialInteraction,
@@ -70,18 +74,19 @@ def apply_event(state: LeadState, event: InputEvent, model: ScoringModel) -> Out
     if isinstance(event, LeadErased):
         erase(state, ts, model)
         return "applied"
+    record = _record(event, ts, key, model)
     if _older_than_window(state, ts, key):
         # Older than every kept record of a full window: counted and its profile fields and
         # signals applied (last writer wins, as if it had come in time and been evicted),
         # but not kept: the same state whatever order events come in. Its duplicates can
         # no longer be told apart (guarantee 2 covers the 1,000 most recent events).
         state.evicted += 1
-        _update_profile(state, event, ts, key, model)
+        _update_profile(state, event, record, model)
         return "stale"
     rules = model.rules
     engagement.sync(state, rules)
-    engagement.add(state, _record(event, ts, key, model), rules)
-    _update_profile(state, event, ts, key, model)
+    engagement.add(state, record, rules)
+    _update_profile(state, event, record, model)
     while len(state.records) > DEDUPE_WINDOW:
         engagement.evict_oldest(state, rules)
         state.evicted += 1
@@ -95,6 +100,8 @@ def erase(state: LeadState, ts: int, model: ScoringModel) -> None:
     state.records.keep_after(cut)
     state.profile = {k: v for k, v in state.profile.items() if v.occurred_at_us > cut}
     state.signals = {k: t for k, t in state.signals.items() if t > cut}
+    if state.recycled_at is not None and state.recycled_at <= cut:
+        state.recycled_at = None
     state.evicted = 0
     state.alerts = {}
     state.published = None
@@ -114,7 +121,7 @@ def _older_than_window(state: LeadState, ts: int, key: int) -> bool:
 
 
 def _record(event: InputEvent, ts: int, key: int, model: ScoringModel) -> Record:
-    if isinstance(event, EmailOpened | EmailClicked):
+    if isinstance(event, EmailOpened | EmailClicked | EmailUnsubscribed):
         after_send = None
         if event.sent_at is not None:
             after_send = (event.occurred_at - event.sent_at).total_seconds()
@@ -128,6 +135,8 @@ def _record(event: InputEvent, ts: int, key: int, model: ScoringModel) -> Record
         )
     if isinstance(event, SocialInteraction):
         return Record(at=ts, event=key, kind=f"social.{event.action}")
+    if isinstance(event, EmailBounced):
+        return Record(at=ts, event=key, kind=f"email.bounced.{event.bounce_type}")
     return Record(at=ts, event=key, kind=event.type)
 
 
@@ -138,8 +147,11 @@ def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
 
 
 def _update_profile(
-    state: LeadState, event: InputEvent, ts: int, key: int, model: ScoringModel
+    state: LeadState, event: InputEvent, record: Record, model: ScoringModel
 ) -> None:
+    """Profile fields (last writer wins), sticky signals and the recycling marker: what
+    an event leaves besides its record, applied even when it is older than the window."""
+    ts, key = record.at, record.event
     if isinstance(event, Signup):
         _set_fields(
             state,
@@ -149,12 +161,34 @@ def _update_profile(
             first_name=event.first_name,
             last_name=event.last_name,
         )
+        _signal(state, "subscribed", ts)  # contactable again after an earlier opt-out
     elif isinstance(event, FormSubmitted):
         _apply_form(state, event, ts, key, model)
     elif isinstance(event, LeadVerified):
         _signal(state, "verified", ts)
     elif isinstance(event, LeadOutcome):
         _set_fields(state, ts, key, outcome=event.outcome)
+    elif isinstance(event, EmailComplained) or (
+        isinstance(event, EmailBounced) and event.bounce_type == "hard"
+    ):
+        _signal(state, "opted_out", ts)
+    elif isinstance(event, EmailUnsubscribed):
+        rules = model.rules
+        if engagement.machine_signal(record.kind, record.flags, record.after_ms, rules) is None:
+            _signal(state, "opted_out", ts)  # a scanner following the link is not the person
+    elif isinstance(event, LeadRecycled):
+        recycle(state, ts, model)
+
+
+def recycle(state: LeadState, ts: int, model: ScoringModel) -> None:
+    """Back to nurture: engagement dated at or before `ts` stops counting, alerts re-arm,
+    the profile stays. The marker is the latest recycling, so order does not matter."""
+    if state.recycled_at is not None and state.recycled_at >= ts:
+        return
+    state.recycled_at = ts
+    for arm in state.alerts.values():
+        arm.armed = True
+    engagement.rebuild(state, model.rules)
 
 
 def _apply_form(

@@ -1,12 +1,13 @@
 """A lead's engagement sums, kept up to date record by record.
 
 Per activity the tally holds the exact fixed-point sum (decay.py) of the weights of the
-records that earn points; records judged machine-made (a scanner's user agent, too soon
-after the send, a burst of clicks across one message's links) are counted apart. Adding
+records that earn (or cost) points; records judged machine-made (a scanner's user agent,
+too soon after the send, a burst of clicks across one message's links) are counted apart,
+and records dated at or before the lead's recycling are left out. Adding
 or evicting a record touches its own weight and, for a click, the burst status of that
 message's clicks within the burst window around it: the cost of an event does not grow
 with the lead's history. `rebuild` recomputes everything from the records (a new model,
-an erasure, a moved epoch, a state of an older version).
+an erasure or a recycling, a moved epoch, a state of an older version).
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ EMAIL_KINDS = frozenset({KIND_CODES["email.opened"], KIND_CODES["email.clicked"]
 CLICK = KIND_CODES["email.clicked"]
 
 
+# What a mail security scanner does: open, follow links (unsubscribe links too).
+MACHINE_KINDS = frozenset({"email.opened", "email.clicked", "email.unsubscribed"})
+
+
 def machine_signal(kind: str, flags: int, after_ms: int, rules: EngagementRules) -> str | None:
-    """Why an open or click looks machine-made (a mail security scanner), or None."""
-    if kind not in ("email.opened", "email.clicked"):
+    """Why an open, click or unsubscribe looks machine-made (a mail security scanner)."""
+    if kind not in MACHINE_KINDS:
         return None
     if flags & SCANNER:
         return "scanner_agent"
@@ -91,6 +96,8 @@ def _count(
     half_life = rules.half_lives.get(r.kind)
     if half_life is None or newest is None:
         return
+    if state.recycled_at is not None and r.at <= state.recycled_at:
+        return  # engagement before the lead went back to nurture no longer counts
     tally = state.tally
     if machine_signal(r.kind, r.flags, r.after_ms, rules) is not None:
         tally.machine += sign

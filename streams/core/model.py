@@ -31,12 +31,17 @@ ACTIVITIES = (
     "social.follow",
     "social.click",
     "social.mention",
+    "email.unsubscribed",
+    "email.complained",
+    "email.bounced.hard",
+    "email.bounced.soft",
 )
 BOT_FLAGS = ("lowercase_name", "free_mail", "disposable_email", "honeypot", "fast_submit")
 
 _LOOKUP_CACHE_SIZE = 65536  # per model: distinct domains, user agents and job titles
 
 Points = Annotated[float, Field(ge=0, le=100)]
+SignedPoints = Annotated[float, Field(ge=-100, le=100)]
 Factor = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -56,8 +61,12 @@ class Thresholds(_Strict):
 
 
 class Activity(_Strict):
-    points: Points
+    """Points per occurrence (negative: a loss), the most the activity adds or takes away
+    in all, and its own half-life (default: the engagement's)."""
+
+    points: SignedPoints
     cap: Points
+    half_life_days: float | None = Field(None, gt=0)
 
 
 class Machine(_Strict):
@@ -182,8 +191,10 @@ class ScoringModel(_Strict):
         the sums are rebuilt from the records."""
         e = self.engagement
         m = e.machine
-        half_life = half_life_us(e.half_life_days)
-        half_lives = {kind: half_life for kind in sorted(e.activities)}
+        half_lives = {
+            kind: half_life_us(a.half_life_days or e.half_life_days)
+            for kind, a in sorted(e.activities.items())
+        }
         min_after_ms = m.min_seconds_after_send * 1000
         window_us = m.burst_window_seconds * 1e6
         text = repr((sorted(half_lives.items()), min_after_ms, window_us, m.burst_min_clicks))

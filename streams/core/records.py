@@ -34,6 +34,11 @@ KINDS: tuple[str, ...] = (
     "social.mention",
     "lead.verified",
     "lead.outcome",
+    "email.bounced.hard",
+    "email.bounced.soft",
+    "email.unsubscribed",
+    "email.complained",
+    "lead.recycled",
 )
 KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
 
@@ -89,10 +94,10 @@ class Record(NamedTuple):
 
     at: int  # occurred_at, integer microseconds since the epoch
     event: int  # event_key(event_id)
-    kind: str  # the event type; social interactions as social.<action>
+    kind: str  # the event type; social.<action>, email.bounced.<bounce_type>
     flags: int = 0  # SCANNER | BURST
     message: int = 0  # message_key of an email's message id (0: none)
-    after_ms: int = NO_SEND_TIME  # an email's open or click after sent_at
+    after_ms: int = NO_SEND_TIME  # an email's open, click or unsubscribe after sent_at
 
 
 class RecordLog:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from schemas.outputs import Grade, Stage
 from streams.core import decay, engagement
 from streams.core.model import ScoringModel
-from streams.core.signals import bot_flags, is_disqualified
+from streams.core.signals import bot_flags, is_contactable, is_disqualified
 from streams.core.state import LeadState, published_digest
 
 TOP_FACTORS = 5
@@ -36,6 +36,7 @@ class Card:
     events_counted: int
     last_event_us: int | None
     machine_events: int
+    contactable: bool = True
 
     def published(self) -> dict[str, Any]:
         """What change detection compares (everything a consumer sees)."""
@@ -51,6 +52,7 @@ class Card:
             "model_version": self.model_version,
             "events_counted": self.events_counted,
             "last_event_us": self.last_event_us,
+            "contactable": self.contactable,
         }
 
     def digest(self) -> bytes:
@@ -94,6 +96,7 @@ def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) ->
         events_counted=state.events_counted,
         last_event_us=last,
         machine_events=machine,
+        contactable=is_contactable(state),
     )
 
 
@@ -166,19 +169,29 @@ def engagement_points(
 
 
 def capped_points(weights: Mapping[str, float], model: ScoringModel) -> dict[str, float]:
-    """Points per activity for its occurrence weight: points x weight, at most the cap.
+    """Points per activity for its occurrence weight: points x weight, at most the cap
+    (for negative points: a loss of at most the cap).
 
     The one capping rule, shared by the worker (decayed weights) and calibration
     (plain counts from a history export), so both rank leads the same way.
     Activities the model does not score, and zero contributions, are left out.
     """
     acts = model.engagement.activities
-    pts = {k: min(acts[k].cap, acts[k].points * w) for k, w in weights.items() if k in acts}
-    return {k: v for k, v in pts.items() if v > 0}
+    pts: dict[str, float] = {}
+    for kind, weight in weights.items():
+        act = acts.get(kind)
+        if act is None:
+            continue
+        raw = act.points * weight
+        value = min(act.cap, raw) if raw >= 0 else max(-act.cap, raw)
+        if value:
+            pts[kind] = value
+    return pts
 
 
 def engagement_total(points: Mapping[str, float]) -> int:
-    """The published engagement (0-100) from the capped points per activity."""
+    """The published engagement (0-100) from the capped points per activity: negative
+    signals take points away, and the total never goes below 0."""
     return _clamp(sum(points.values()))
 
 
@@ -227,7 +240,9 @@ def _factors(
         items.append((f"{flag} x{factor:g}", -(remaining * (1 - factor))))
         remaining *= factor
     items.sort(key=lambda kv: (-abs(kv[1]), kv[0]))
-    top = [(k, round(v, 2)) for k, v in items[:TOP_FACTORS]]
+    # The largest contributions, and every loss: a person must see why points went.
+    shown = items[:TOP_FACTORS] + [kv for kv in items[TOP_FACTORS:] if kv[1] < 0]
+    top = [(k, round(v, 2)) for k, v in shown]
     if machine:
         top.append((f"machine_engagement x{machine}", 0.0))
     return tuple(top)

@@ -97,3 +97,13 @@ def is_disqualified(state: LeadState, model: ScoringModel) -> bool:
         return True
     size = value("company_size")
     return size is not None and size < d.min_company_size
+
+
+def is_contactable(state: LeadState) -> bool:
+    """False after a hard bounce, an unsubscribe (a person's, not a scanner's) or a spam
+    complaint, until a later signup re-subscribes the lead."""
+    opted_out = state.signals.get("opted_out")
+    if opted_out is None:
+        return True
+    subscribed = state.signals.get("subscribed")
+    return subscribed is not None and subscribed > opted_out

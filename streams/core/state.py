@@ -104,6 +104,7 @@ class LeadState:
     signals: dict[str, int] = field(default_factory=dict)  # sticky signal -> newest time seen
     evicted: int = 0  # records dropped beyond the dedupe window, still counted
     erased_at: int | None = None  # erasure marker: events at or before it are ignored
+    recycled_at: int | None = None  # recycling marker: engagement at or before it is not counted
     alerts: dict[str, AlertArm] = field(default_factory=dict)
     published: Published | None = None
     # Crash recovery (docs/delivery.md): the state can reach the table while the outputs
@@ -162,6 +163,7 @@ class LeadState:
                 sorted((rec.KIND_CODES[k], sum_to_bytes(v)) for k, v in self.tally.sums.items()),
                 self.tally.machine,
             ],
+            self.recycled_at,  # fields are appended: older headers stop before them
         ]
         packed: bytes = msgpack.packb(header, use_bin_type=True)
         # The records' columns follow the header raw: encoding and decoding them is one
@@ -191,7 +193,8 @@ class LeadState:
             last_position,
             outbox,
             (key, sums, machine),
-        ) = msgpack.unpackb(view[5:end], raw=False, strict_map_key=False)
+            recycled_at,
+        ) = _padded(msgpack.unpackb(view[5:end], raw=False, strict_map_key=False))
         return cls(
             lead_id=lead_id,
             records=RecordLog.from_buffer(view[end:], count),
@@ -201,6 +204,7 @@ class LeadState:
             signals=dict(signals),
             evicted=evicted,
             erased_at=erased_at,
+            recycled_at=recycled_at,
             alerts={name: AlertArm(armed, fired) for name, armed, fired in alerts},
             published=None if published is None else Published(*published),
             last_event=last_event,
@@ -222,11 +226,13 @@ _ALERT_FIELDS = (
     "contact",
     "occurred_at",
     "emitted_at",
+    "contactable",  # appended: rows stored before it have one field less
 )
 _CONTACT_FIELDS = ("name", "email", "company", "job_title")
 
 
 def _pack_alert(alert: dict[str, Any]) -> list[Any]:
+    alert = {"contactable": True, **alert}  # alerts stored before the field existed
     if alert.keys() != set(_ALERT_FIELDS):  # schemas.outputs.Alert changed: a new VERSION
         raise ValueError(f"alert fields {sorted(alert)} are not {sorted(_ALERT_FIELDS)}")
     packed = {
@@ -238,10 +244,24 @@ def _pack_alert(alert: dict[str, Any]) -> list[Any]:
 
 
 def _unpack_alert(row: list[Any]) -> dict[str, Any]:
+    if len(row) == len(_ALERT_FIELDS) - 1:
+        row = [*row, True]  # stored before alerts said whether the lead is contactable
     alert = dict(zip(_ALERT_FIELDS, row, strict=True))
     alert["factors"] = [{"factor": name, "points": points} for name, points in alert["factors"]]
     alert["contact"] = dict(zip(_CONTACT_FIELDS, alert["contact"], strict=True))
     return alert
+
+
+# Header fields appended since version 2 first shipped, with their values in older states.
+_APPENDED: tuple[Any, ...] = (None,)  # recycled_at
+_HEADER_FIELDS = 14
+
+
+def _padded(header: list[Any]) -> list[Any]:
+    missing = _HEADER_FIELDS - len(header)
+    if not 0 <= missing <= len(_APPENDED):
+        raise ValueError(f"lead state header has {len(header)} fields")
+    return header + list(_APPENDED[len(_APPENDED) - missing :])
 
 
 def _listed(position: Position | None) -> list[Any] | None:

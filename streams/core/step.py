@@ -178,6 +178,7 @@ def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: dateti
             "events_counted": card.events_counted,
             "last_event_at": None if card.last_event_us is None else from_us(card.last_event_us),
             "cause_event_id": None if cause is None else cause.event_id,
+            "contactable": card.contactable,
             "updated_at": now,
         }
     )
@@ -234,6 +235,7 @@ def _alert(
         previous_score=previous,
         factors=[Factor.model_validate(f) for f in _factor_dicts(card)],
         contact=contact(state),
+        contactable=card.contactable,
         occurred_at=occurred,
         emitted_at=now,
     )

@@ -131,6 +131,8 @@ def alerts_panel(board: Board) -> Panel:
     for a in board.alerts:
         c = a.contact
         contact = " · ".join(x for x in (c.name, c.job_title, c.company, c.email) if x)
+        if not a.contactable:  # opted out or bounced: call, do not email
+            contact = f"do not email · {contact}"
         table.add_row(
             a.emitted_at.strftime("%H:%M:%S"),
             Text(a.threshold, style="bold magenta"),
@@ -156,9 +158,10 @@ def alert_line(alert: Alert) -> str:
     """An alert as one plain line: name and company, never the email."""
     c = alert.contact
     who = " / ".join(x for x in (c.name, c.company) if x) or "-"
+    email = "" if alert.contactable else " (do not email)"
     return (
         f"ALERT {alert.threshold} lead={alert.lead_id} score={alert.previous_score}->"
-        f"{alert.score} contact={who} why: {factors_text(alert, 2)}"
+        f"{alert.score} contact={who}{email} why: {factors_text(alert, 2)}"
     )
 
 

@@ -5,7 +5,8 @@ release scored them. Run with that release's code on the path (a git worktree):
         .venv/bin/python /path/to/tests/data/capture_states_v1.py > tests/data/states-v1.json
 
 tests/test_state_versions.py reads the file: today's code must load each state, score it
-the same, know every event it holds, and republish what it would have.
+the same (with that release's default model, kept beside as default-model-2026.11.1.yaml),
+know every event it holds, and republish what it would have.
 """
 
 from __future__ import annotations

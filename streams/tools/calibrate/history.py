@@ -32,6 +32,11 @@ PLANTED_EFFECTS: dict[str, float] = {
     "social.click": 0.05,
     "social.follow": 0.0,
     "social.like": 0.0,
+    # Negative signals: calibration should give these less than nothing.
+    "email.unsubscribed": -1.5,
+    "email.complained": -2.0,
+    "email.bounced.hard": -2.5,
+    "email.bounced.soft": 0.0,
 }
 
 PROFILE_FIELDS = (
@@ -97,6 +102,7 @@ def _lead(rnd: random.Random, lead_id: str) -> dict[str, str | int]:
     # Hidden traits. Intent is shared by every channel: that is what correlates counts.
     intent = rnd.gauss(0, 1)
     counts = {**_email_counts(rnd, intent), **_social_counts(rnd, intent)}
+    counts.update(_email_status_counts(rnd, intent))
     counts["signup"] = poisson(rnd, math.exp(-0.9 + 0.25 * intent))
     counts["form.submitted"] = poisson(rnd, math.exp(-2.0 + 0.6 * intent))
     profile, fit_log_odds = _profile(rnd, intent)
@@ -118,6 +124,16 @@ def _email_counts(rnd: random.Random, intent: float) -> dict[str, int]:
     opened = _binomial(rnd, sent, _sigmoid(-2.6 + 0.8 * habit + 0.3 * intent))
     clicked = _binomial(rnd, opened, _sigmoid(-1.2 + 0.4 * habit + 0.5 * intent))
     return {"email.opened": opened, "email.clicked": clicked}
+
+
+def _email_status_counts(rnd: random.Random, intent: float) -> dict[str, int]:
+    # Leads with little intent unsubscribe and complain more; bounces are bad addresses.
+    return {
+        "email.unsubscribed": int(rnd.random() < _sigmoid(-2.6 - 0.6 * intent)),
+        "email.complained": int(rnd.random() < _sigmoid(-4.2 - 0.5 * intent)),
+        "email.bounced.hard": int(rnd.random() < 0.03),
+        "email.bounced.soft": int(rnd.random() < 0.05),
+    }
 
 
 def _social_counts(rnd: random.Random, intent: float) -> dict[str, int]:

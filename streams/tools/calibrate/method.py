@@ -3,7 +3,10 @@
 The control rate is the share of (training) leads that became customers. An
 activity's rate is the share of leads that did it (count >= 1) who became
 customers. An activity whose rate beats the control earns points in
-proportion to its rate (a 36% rate earns 36 raw points); the others earn none.
+proportion to its rate (a 36% rate earns 36 raw points). One whose rate falls
+below the control beyond chance (an unsubscribe, a hard bounce) earns less than
+nothing: minus the gap, in the same units (a 5% rate against a 30% control costs
+25 raw points). The others earn none.
 
 From raw points to the model file:
 - points = cap = raw points x s: the first occurrence earns the activity its
@@ -14,9 +17,10 @@ From raw points to the model file:
   the base model's occurrences-to-cap, or a common multiple of the points),
   this one ranked held-out leads best, and it is the design's reading:
   "a 36% click rate earns a click 36 points";
-- s = min(1, 100 / sum of raw points), so the caps together fit the 0-100
-  engagement range: a lead that did everything reaches 100, and no subset
-  saturates it. One factor for all keeps the points in proportion to rates.
+- s = min(1, 100 / sum of positive raw points), so the caps together fit the
+  0-100 engagement range: a lead that did everything reaches 100, and no subset
+  saturates it. One factor for all (negative points too) keeps the points in
+  proportion to rates; a negative activity's cap is the size of its loss.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class ActivityFit:
     rate_low: float | None  # Wilson lower bound of the rate
     lift: float | None  # rate / control rate
     beats_control: bool
+    below_control: bool  # significantly below the control: negative points
     points: float
     cap: float
 
@@ -98,7 +103,7 @@ def calibrate(train: list[Lead], activities: tuple[str, ...], base: ScoringModel
             with_act[name] += 1
             conv_act[name] += lead.converted
     raw = {a: _raw_fit(with_act[a], conv_act[a], control) for a in activities}
-    total = sum(fit.points for fit in raw.values())
+    total = sum(fit.points for fit in raw.values() if fit.points > 0)
     scale = min(1.0, 100.0 / total) if total > 0 else 1.0
     fits = {a: _scaled(fit, scale) for a, fit in raw.items()}
     missing = tuple(a for a in base.engagement.activities if a not in activities)
@@ -106,32 +111,47 @@ def calibrate(train: list[Lead], activities: tuple[str, ...], base: ScoringModel
 
 
 def _raw_fit(leads: int, converted: int, control: float) -> ActivityFit:
-    """Unscaled points: 100 x rate for an activity that beats the control, else 0."""
+    """Unscaled points: 100 x rate for an activity that beats the control, minus
+    100 x (control - rate) for one significantly below it, else 0."""
     if leads == 0:
-        return ActivityFit(0, 0, None, None, None, False, 0.0, 0.0)
+        return ActivityFit(0, 0, None, None, None, False, False, 0.0, 0.0)
     rate = converted / leads
     low = wilson_low(converted, leads, Z_BEATS)
     beats = low > control
+    below = not beats and wilson_high(converted, leads, Z_BEATS) < control
     lift = rate / control if control > 0 else None
-    points = 100.0 * rate if beats else 0.0
-    return ActivityFit(leads, converted, rate, low, lift, beats, points, 0.0)
+    points = 100.0 * rate if beats else -100.0 * (control - rate) if below else 0.0
+    return ActivityFit(leads, converted, rate, low, lift, beats, below, points, 0.0)
 
 
 def _scaled(fit: ActivityFit, scale: float) -> ActivityFit:
-    # Rounded down, so that the caps summed never pass 100.
-    points = math.floor(fit.points * scale * 100) / 100
-    return replace(fit, points=points, cap=points)
+    # Rounded towards zero, so that the positive caps summed never pass 100.
+    points = math.trunc(fit.points * scale * 100) / 100
+    return replace(fit, points=points, cap=abs(points))
 
 
 def wilson_low(successes: int, trials: int, z: float) -> float:
     """Lower bound of the Wilson score interval of a proportion (0 when trials is 0)."""
     if trials == 0:
         return 0.0
+    centre, margin = _wilson(successes, trials, z)
+    return max(0.0, centre - margin)
+
+
+def wilson_high(successes: int, trials: int, z: float) -> float:
+    """Upper bound of the Wilson score interval of a proportion (1 when trials is 0)."""
+    if trials == 0:
+        return 1.0
+    centre, margin = _wilson(successes, trials, z)
+    return min(1.0, centre + margin)
+
+
+def _wilson(successes: int, trials: int, z: float) -> tuple[float, float]:
     p = successes / trials
     denom = 1 + z * z / trials
     centre = p + z * z / (2 * trials)
     margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return max(0.0, (centre - margin) / denom)
+    return centre / denom, margin / denom
 
 
 def model_text(

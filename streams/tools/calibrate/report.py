@@ -37,6 +37,7 @@ def build(
             "rate_low": _r(f.rate_low),
             "lift": _r(f.lift),
             "beats_control": f.beats_control,
+            "below_control": f.below_control,
             "points": f.points,
             "cap": f.cap,
         }
@@ -85,7 +86,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     control = report["control_rate"]
     table = Table(title=f"Calibration: control rate {control:.1%} ({report['rows_train']} leads)")
     table.add_column("activity", no_wrap=True)
-    for col in ("leads", "converted", "rate", "lift", "beats"):
+    for col in ("leads", "converted", "rate", "lift", "vs control"):
         table.add_column(col, justify="right")
     table.add_column("points", justify="right", style="bold")  # = cap: see method.py
     for name, a in report["activities"].items():
@@ -95,7 +96,7 @@ def render(report: dict[str, Any], console: Console) -> None:
             str(a["converted"]),
             _pct(a["rate"]),
             "-" if a["lift"] is None else f"{a['lift']:.2f}x",
-            "yes" if a["beats_control"] else "no",
+            "above" if a["beats_control"] else "below" if a["below_control"] else "-",
             f"{a['points']:g}",
         )
     console.print(table)

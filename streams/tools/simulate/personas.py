@@ -231,6 +231,7 @@ class LeadPlanner:
 
     def milestones(self) -> list[Planned]:
         plan = _MILESTONES[self.lead.persona](self)
+        plan += _email_status(self, plan)
         return [p for p in plan if p[0] <= self.end]
 
     def unit(self, kind: UnitKind) -> list[Planned]:
@@ -398,6 +399,61 @@ _MILESTONES: dict[Persona, Callable[[LeadPlanner], list[Planned]]] = {
     "bot": _bot_milestones,
     "scanned": _scanned_milestones,
 }
+
+# --- bounces, unsubscribes, complaints, recycling -----------------------------------------
+
+# Per persona: (hard bounce, soft bounce, unsubscribe, spam complaint) shares of leads.
+EMAIL_STATUS_SHARES: dict[Persona, tuple[float, float, float, float]] = {
+    "buyer": (0.0, 0.03, 0.02, 0.0),
+    "tyre_kicker": (0.02, 0.04, 0.10, 0.02),
+    "student": (0.05, 0.03, 0.12, 0.03),
+    "bot": (0.35, 0.10, 0.0, 0.0),
+    "scanned": (0.0, 0.02, 0.03, 0.0),
+}
+RESUBSCRIBE_SHARE = 0.3  # of hard-bounced and unsubscribed people, who sign up again later
+SCANNER_UNSUBSCRIBE_SHARE = 0.25  # of scanned leads: the gateway follows the unsubscribe link
+RECYCLE_SHARE = 0.5  # of lost or disqualified leads, sent back to nurture
+
+
+def _email_status(p: LeadPlanner, plan: list[Planned]) -> list[Planned]:
+    """Delivery and consent events: a person's opt-outs (minutes to days after a send), a
+    gateway that follows the unsubscribe link within seconds, bounces, and closed leads
+    sent back to nurture (lead.recycled)."""
+    rng, lead = p.rng, p.lead
+    hard, soft, unsubscribe, complaint = EMAIL_STATUS_SHARES[lead.persona]
+    out: list[Planned] = []
+    campaign = p._pick_campaign()
+    if campaign is not None:
+        sent = campaign.sent_at
+        ids: Doc = {"campaign_id": campaign.campaign_id, "message_id": p._message_id(campaign)}
+        person_at = sent + p.human_delay()
+        roll = rng.random()
+        if roll < hard + soft:
+            kind = "hard" if roll < hard else "soft"
+            out.append((sent + rng.uniform(1, 300), {"type": "email.bounced", "bounce_type": kind}))
+        elif roll < hard + soft + unsubscribe:
+            agent = rng.choice(d.HUMAN_AGENTS)
+            out.append(
+                (person_at, {"type": "email.unsubscribed", "sent_at": sent, "user_agent": agent})
+            )
+        elif roll < hard + soft + unsubscribe + complaint:
+            out.append((person_at, {"type": "email.complained"}))
+        opted_out = [at for at, doc in out if doc.get("bounce_type") != "soft"]
+        if opted_out and lead.human and rng.random() < RESUBSCRIBE_SHARE:
+            out.append(p.signup(opted_out[0] + rng.uniform(DAY, 20 * DAY)))
+        if lead.persona == "scanned" and rng.random() < SCANNER_UNSUBSCRIBE_SHARE:
+            agent = rng.choice(d.SCANNER_AGENTS)  # the gateway follows the link: not the person
+            doc = {"type": "email.unsubscribed", "sent_at": sent, "user_agent": agent}
+            out.append((sent + rng.uniform(2, 30), doc))
+        for _at, doc in out:
+            if doc["type"] != "signup":
+                doc.update(ids)
+    closed = [at for at, doc in plan if doc.get("outcome") in ("lost", "disqualified")]
+    if closed and rng.random() < RECYCLE_SHARE:
+        doc = {"type": "lead.recycled", "reason": "back to nurture"}
+        out.append((closed[0] + rng.uniform(3600, 2 * DAY), doc))
+    return out
+
 
 # --- repeat units ------------------------------------------------------------------------
 
