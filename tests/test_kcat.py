@@ -230,6 +230,8 @@ async def test_kcat_negative_signals_contactability_and_recycling(worker: Worker
     ), "an unsubscribe 5 s after the send changed the score"
     assert final["ng-bounced"]["contactable"] is True, "a signup after the bounce"
     assert twin["contactable"] is True
+    status, body = worker.get("/leads/ng-unsub")
+    assert status == 200 and orjson.loads(body)["contactable"] is False
 
     alerts = [
         r.json()
