@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -186,34 +186,54 @@ def negative_stream(tag: str) -> list[bytes]:
     )
     events.append(raw("email.bounced", bounced, 2, f"{bounced}-b", bounce_type="hard"))
     events.append(raw("signup", bounced, 60 * 48, f"{bounced}-s", email=f"{bounced}@acme.com"))
+    return events
+
+
+def recycled_phases(tag: str) -> list[list[bytes]]:
+    """A hot lead (crosses mql), recycled to nurture, then re-engaging: sent in this order,
+    as it happens (the alerts a lead gets depend on the path its scores take)."""
     hot = f"{tag}-recycled"
-    events.append(raw("form.submitted", hot, 0, f"{hot}-f", answers=ANSWERS, **FORM))
-    events += [
-        raw("email.clicked", hot, 30 + i, f"{hot}-c{i}", message_id=f"m{i}") for i in range(4)
-    ]
-    events.append(raw("lead.recycled", hot, 60 * 24, f"{hot}-r", reason="lost"))
-    events += [
+    warm = [raw("form.submitted", hot, 0, f"{hot}-f", answers=ANSWERS, **FORM)]
+    warm += [raw("email.clicked", hot, 30 + i, f"{hot}-c{i}", message_id=f"m{i}") for i in range(4)]
+    recycled = [raw("lead.recycled", hot, 60 * 24, f"{hot}-r", reason="lost")]
+    back = [
         raw("email.clicked", hot, 60 * 48 + i, f"{hot}-n{i}", message_id=f"n{i}") for i in range(4)
     ]
-    return events
+    return [warm, recycled, back]
 
 
 async def test_kcat_negative_signals_contactability_and_recycling(worker: WorkerProcess) -> None:
     settings = worker.settings
-    events = negative_stream("ng")
+    phases = recycled_phases("ng")
+    events = negative_stream("ng") + [e for phase in phases for e in phase]
     offline = score_lines(events, MODEL)
     expected = {s.lead_id: s for s in offline.final_scores()}
-    send_with_kcat(settings, events)
 
-    def scored(seen: list[Any]) -> bool:
-        last = {r.key_text: r.json() for r in seen}
-        return all(
-            last.get(lead) is not None and last[lead]["events_counted"] == s.events_counted
-            for lead, s in expected.items()
+    def counted(want: dict[str, int]) -> Callable[[list[Any]], bool]:
+        def seen_all(seen: list[Any]) -> bool:
+            last = {r.key_text: r.json() for r in seen}
+            return all(
+                last.get(lead) is not None and last[lead]["events_counted"] == n
+                for lead, n in want.items()
+            )
+
+        return seen_all
+
+    scores_topic = settings.topic("leads.scores")
+    sent = 0
+    for n, phase in enumerate(phases):  # one step after the other, each seen applied
+        send_with_kcat(settings, phase if n else negative_stream("ng") + phase)
+        sent += len(phase)
+        await consume_until(
+            settings.kafka_bootstrap,
+            scores_topic,
+            counted({"ng-recycled": sent}),
+            timeout=30,
+            what=f"the recycled lead's phase {n}",
         )
-
+    want = {lead: s.events_counted for lead, s in expected.items()}
     scores = await consume_until(
-        settings.kafka_bootstrap, settings.topic("leads.scores"), scored, timeout=30, what="scores"
+        settings.kafka_bootstrap, scores_topic, counted(want), timeout=30, what="scores"
     )
     final = {r.key_text: r.json() for r in scores}
     for lead, want in expected.items():  # the stream and `leadscore score` agree
@@ -233,14 +253,21 @@ async def test_kcat_negative_signals_contactability_and_recycling(worker: Worker
     status, body = worker.get("/leads/ng-unsub")
     assert status == 200 and orjson.loads(body)["contactable"] is False
 
-    alerts = [
-        r.json()
-        for r in await read_all(settings.kafka_bootstrap, settings.topic("leads.alerts"))
-        if r.key_text == "ng-recycled"
-    ]
+    offline_ids = sorted(a.alert_id for a in offline.alert_log if a.lead_id == "ng-recycled")
+
+    def recycled_alerts(seen: list[Any]) -> list[dict[str, Any]]:
+        return [r.json() for r in seen if r.key_text == "ng-recycled"]
+
+    alerts = recycled_alerts(
+        await consume_until(
+            settings.kafka_bootstrap,
+            settings.topic("leads.alerts"),
+            lambda seen: len(recycled_alerts(seen)) >= len(offline_ids),
+            timeout=30,
+            what="the recycled lead's alerts",
+        )
+    )
     mql = [a for a in alerts if a["threshold"] == "mql"]
     assert len(mql) == 2 and mql[0]["alert_id"] != mql[1]["alert_id"], alerts
     assert mql[1]["occurred_at"] > "2026-11-02T09:00", "the second crossing is after recycling"
-    assert sorted(a["alert_id"] for a in alerts) == sorted(
-        a.alert_id for a in offline.alert_log if a.lead_id == "ng-recycled"
-    )
+    assert sorted(a["alert_id"] for a in alerts) == offline_ids
