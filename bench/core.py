@@ -104,6 +104,7 @@ def history_cost(model: ScoringModel, rounds: int = 30, batch: int = 200) -> dic
     interleaved batches, so the machine's drift hits them alike; medians are reported."""
     from datetime import timedelta
 
+    from schemas.topics import TOPIC_OF_TYPE
     from streams.core import DEDUPE_WINDOW
 
     base = datetime(2026, 6, 1, tzinfo=UTC)
@@ -120,7 +121,7 @@ def history_cost(model: ScoringModel, rounds: int = 30, batch: int = 200) -> dic
             doc |= {"network": "x", "action": "like"}
         else:
             doc["email"] = "ann@acme-corp.com"
-        return _topic_of(kind), orjson.dumps(doc)
+        return TOPIC_OF_TYPE[kind], orjson.dumps(doc)
 
     def lead_with(records: int, lead: str) -> bytes:
         state = LeadState(lead)
@@ -156,12 +157,6 @@ def history_cost(model: ScoringModel, rounds: int = 30, batch: int = 200) -> dic
         "full_over_tenth": round(us["full"] / us["tenth"], 2),
         "full_lead_state_bytes": len(full),
     }
-
-
-def _topic_of(kind: str) -> str:
-    from schemas.topics import TOPIC_OF_TYPE
-
-    return TOPIC_OF_TYPE[kind]
 
 
 def sizes(store: dict[str, bytes]) -> dict[str, Any]:

@@ -19,9 +19,7 @@ from streams.core.model import EngagementRules
 from streams.core.records import BURST, KIND_CODES, NO_SEND_TIME, SCANNER, Record, RecordLog
 from streams.core.state import LeadState, Tally
 
-EMAIL_KINDS = frozenset({KIND_CODES["email.opened"], KIND_CODES["email.clicked"]})
 CLICK = KIND_CODES["email.clicked"]
-
 
 # What a mail security scanner does: open, follow links (unsubscribe links too).
 MACHINE_KINDS = frozenset({"email.opened", "email.clicked", "email.unsubscribed"})
@@ -60,20 +58,18 @@ def rebuild(state: LeadState, rules: EngagementRules) -> None:
         _count(state, log[i], rules, newest, +1)
 
 
-def add(state: LeadState, record: Record, rules: EngagementRules) -> int:
-    """Insert `record` into the lead's records and tally; returns its index."""
+def add(state: LeadState, record: Record, rules: EngagementRules) -> None:
+    """Insert `record` into the lead's records and tally."""
     log = state.records
     before = log.newest_at()
-    i = log.insert(record)
-    after = log.newest_at()
-    if before is not None and _epochs(before, rules) != _epochs(after or before, rules):
+    i = log.insert(record)  # re-judging flags below moves no record: `i` stays its index
+    after = max(record.at, before or record.at)
+    if before is not None and _epochs(before, rules) != _epochs(after, rules):
         rebuild(state, rules)
-        return log.index_of(record.at, record.event)
+        return
     if record.kind == "email.clicked" and record.message:
         _rejudge_bursts(state, record.at, record.message, rules, new=record.event)
-    i = log.index_of(record.at, record.event)
     _count(state, log[i], rules, after, +1)
-    return i
 
 
 def evict_oldest(state: LeadState, rules: EngagementRules) -> None:
