@@ -30,7 +30,10 @@ from typing import Any
 import orjson
 
 from schemas.codec import DecodeError, parse_event
+from schemas.events import lead_of
+from schemas.topics import WEB
 from streams.core import LeadState, ScoringModel, process, rescore
+from streams.core.visitors import VisitorState, visit
 from streams.kafka.partitioning import partition_for
 
 Event = tuple[str, bytes, bytes]  # (contract topic, key, value)
@@ -39,18 +42,35 @@ Event = tuple[str, bytes, bytes]  # (contract topic, key, value)
 def core_pass(events: list[Event], model: ScoringModel) -> tuple[float, dict[str, bytes]]:
     """CPU seconds for one pass over `events` from empty state, and the final blobs."""
     store: dict[str, bytes] = {}
+    visitors: dict[str, bytes] = {}
     now = datetime.now(UTC)
+
+    def apply(lead_id: str, event: Any) -> None:
+        raw = store.get(lead_id)
+        state = LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
+        step = process(state, event, model, now)
+        if step.changed:
+            store[lead_id] = state.to_bytes()
+
     started = time.process_time()
-    for topic, _key, value in events:
+    for topic, key, value in events:
         try:
             event = parse_event(value, topic)
         except DecodeError:
             continue
-        raw = store.get(event.lead_id)
-        state = LeadState(event.lead_id) if raw is None else LeadState.from_bytes(raw)
-        step = process(state, event, model, now)
-        if step.changed:
-            store[event.lead_id] = state.to_bytes()
+        lead_id = lead_of(event)
+        if lead_id is not None:
+            apply(lead_id, event)
+            continue
+        # A visitor's view or link, as the worker handles it on the visitor's partition.
+        anonymous_id = key.decode()
+        held = visitors.get(anonymous_id)
+        visitor = VisitorState(anonymous_id) if held is None else VisitorState.from_bytes(held)
+        result = visit(visitor, event, 200)
+        if result.changed:
+            visitors[anonymous_id] = visitor.to_bytes()
+        for forward_to, forwarded in result.forward:
+            apply(forward_to, parse_event(forwarded, WEB.name))
     return time.process_time() - started, store
 
 
@@ -72,6 +92,7 @@ def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> f
         model=model,
         send=send,
         store=MemoryStore(partitions),
+        visitor_store=MemoryStore(partitions),  # forwards are dropped with the outputs
     )
     messages = [
         FakeMessage(t, partition_for(k.decode(), partitions), n, k, v, time.time())

@@ -1,7 +1,7 @@
 """Faust's own floor for leadscore's shape: the worker's app with the processing taken out.
 
 Same broker settings and TUNING, same RocksDB table (raw bytes, use_partitioner), same
-Prometheus sensors, one agent over the six input topics; per message it does the I/O of an
+Prometheus sensors, one agent over the input topics; per message it does the I/O of an
 applied event and nothing else: read the lead's table entry, write it back (a changelog
 message), send one message to the scores topic. What the real worker does beyond this is
 leadscore's code; what this costs is Faust's.

@@ -1,8 +1,8 @@
-"""The raw client limit: aiokafka consuming the six input topics and producing every
+"""The raw client limit: aiokafka consuming the input topics and producing every
 message's bytes to an output topic, with no processing at all.
 
 It is what any Python service on this broker could do at best with the worker's client
-settings: one consumer in a group over the six input topics (Faust's fetch settings), one
+settings: one consumer in a group over the input topics (Faust's fetch settings), one
 producer with Faust's batching settings (linger, batch size, acks, request size,
 compression), a key-partitioned send per message as Faust's `send_soon` makes, and
 offsets committed like Faust does: every `broker_commit_every` messages or

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from schemas import events, outputs, topics
+from schemas import events, outputs, segment, topics
 
 DOC = Path(__file__).parent / "asyncapi.yaml"
 SCHEMA_FORMAT = "application/schema+json;version=draft-07"
@@ -25,14 +25,14 @@ SCHEMA_FORMAT = "application/schema+json;version=draft-07"
 _ACTIONS = {"input": "receive", "output": "send"}
 
 
-def _message(name: str) -> dict[str, Any]:
-    model = getattr(events, name, None) or getattr(outputs, name)
+def _message(name: str, key: str) -> dict[str, Any]:
+    model = getattr(events, name, None) or getattr(outputs, name, None) or getattr(segment, name)
     return {
         "name": name,
         "title": name,
         "summary": (model.__doc__ or name).strip().splitlines()[0],
         "contentType": "application/json",
-        "bindings": {"kafka": {"key": {"type": "string", "description": "lead_id"}}},
+        "bindings": {"kafka": {"key": {"type": "string", "description": key}}},
         "payload": {"schemaFormat": SCHEMA_FORMAT, "schema": {"$ref": f"json/{name}.json"}},
     }
 
@@ -58,14 +58,15 @@ def build() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{cid}"},
             "messages": [{"$ref": f"#/channels/{cid}/messages/{n}"} for n in names],
         }
-        messages.update({n: _message(n) for n in names})
+        messages.update({n: _message(n, topic.key) for n in names})
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "leadscore",
             "version": "1.0.0",
-            "description": "Real-time lead scoring. Every topic is keyed by lead_id; "
-            "input topics are co-partitioned (murmur2 of the key).",
+            "description": "Real-time lead scoring. Topics are keyed by lead_id (a visitor's "
+            "page views and links by anonymous_id, accounts by account_id); input topics are "
+            "co-partitioned (murmur2 of the key).",
         },
         "defaultContentType": "application/json",
         "channels": channels,

@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 from email_validator import validate_email
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from schemas.common import EventTime, Id, Message
@@ -63,15 +64,18 @@ UserAgent = Annotated[str, StringConstraints(max_length=512)]
 _EVENT_CONFIG = ConfigDict(strict=True)
 
 
-class EventBase(Message):
-    """Fields every input event has."""
-
+class _Event(Message):
     model_config = _EVENT_CONFIG
 
     event_id: Id
-    lead_id: Id
     type: str
     occurred_at: EventTime
+
+
+class EventBase(_Event):
+    """Fields every input event has (a page view may stand for a visitor instead)."""
+
+    lead_id: Id
 
 
 class EmailOpened(EventBase):
@@ -199,6 +203,81 @@ class LeadRecycled(EventBase):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+Url = Annotated[str, StringConstraints(max_length=2048)]
+
+
+# http or https, then a host: the runtime and the exported JSON Schema check the same.
+_WEB_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+"
+_WEB_URL_RE = re.compile(_WEB_URL_PATTERN)
+
+
+def _check_web_url(value: str) -> str:
+    if _WEB_URL_RE.match(value) is None:
+        raise PydanticCustomError("web_url", "must be an http or https URL with a host")
+    return value
+
+
+WebUrl = Annotated[
+    Url, AfterValidator(_check_web_url), Field(json_schema_extra={"pattern": _WEB_URL_PATTERN})
+]
+# A page view names its lead, or its visitor, or both.
+_SOMEONE: JsonDict = {
+    "anyOf": [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("lead_id", "anonymous_id")
+    ]
+}
+
+
+class PageViewed(_Event):
+    """A web page was viewed, on `leads.web`: by a known lead (`lead_id`) or by a visitor
+    not yet known (`anonymous_id`, a cookie id), whose views count for the lead it is
+    linked to (`identity.linked`). Key: `lead_id` when set, else `anonymous_id`."""
+
+    model_config = ConfigDict(strict=True, json_schema_extra=_SOMEONE)
+
+    type: Literal["page.viewed"]
+    lead_id: Id | None = None
+    anonymous_id: Id | None = None
+    url: WebUrl
+    title: Annotated[str, StringConstraints(max_length=500)] | None = None
+    referrer: Url | None = None
+    session_id: Id | None = None
+    user_agent: UserAgent | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> PageViewed:
+        if self.lead_id is None and self.anonymous_id is None:
+            raise PydanticCustomError("page_viewer", "needs a lead_id or an anonymous_id")
+        return self
+
+
+class IdentityLinked(EventBase):
+    """A visitor (`anonymous_id`) is the lead `lead_id`, on `leads.web`, key
+    `anonymous_id`: its page views, before and after, count for the lead. Optional profile
+    fields (what a Segment `identify` call's traits say) are the lead's, last writer wins."""
+
+    type: Literal["identity.linked"]
+    anonymous_id: Id
+    email: EmailAddress | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    job_title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    company: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class LeadAssociated(EventBase):
+    """The lead belongs to an account, on `leads.lifecycle` (last writer wins by
+    `occurred_at`). Optional firmographics describe the account's company."""
+
+    type: Literal["lead.associated"]
+    account_id: Id
+    company: Annotated[str, StringConstraints(max_length=200)] | None = None
+    company_size: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    industry: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: CountryCode | None = None
+
+
 class LeadErased(EventBase):
     """Forget the lead (right to erasure), on `leads.lifecycle`."""
 
@@ -217,6 +296,28 @@ InputEvent = Annotated[
     | EmailBounced
     | EmailUnsubscribed
     | EmailComplained
-    | LeadRecycled,
+    | LeadRecycled
+    | LeadAssociated
+    | PageViewed
+    | IdentityLinked,
     Field(discriminator="type"),
 ]
+
+
+def routing_key(event: InputEvent) -> str:
+    """The key the contract gives an event's message: the lead's id, except for a link
+    and an anonymous page view (the visitor's `anonymous_id`)."""
+    if isinstance(event, IdentityLinked):
+        return event.anonymous_id
+    if event.lead_id is None:
+        assert isinstance(event, PageViewed) and event.anonymous_id is not None
+        return event.anonymous_id
+    return event.lead_id
+
+
+def lead_of(event: InputEvent) -> str | None:
+    """The lead an event is applied to where it is read; None for a visitor's event (an
+    anonymous page view, a link), which the visitor's partition handles first."""
+    if isinstance(event, IdentityLinked):
+        return None
+    return event.lead_id

@@ -20,7 +20,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from schemas import events, outputs
+from schemas import events, outputs, segment
 
 JSON_DIR = Path(__file__).parent / "json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -48,6 +48,8 @@ def _input_event_schema() -> dict[str, Any]:
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     **{model.__name__: _model_schema(model, "validation") for model in _INPUT_MODELS},
     "InputEvent": _input_event_schema,
+    # leads.segment's envelope (Segment Spec), as documentation: translation reads more.
+    "SegmentMessage": _model_schema(segment.SegmentMessage, "validation"),
     **{model.__name__: _model_schema(model, "serialization") for model in _OUTPUT_MODELS},
 }
 

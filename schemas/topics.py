@@ -62,14 +62,34 @@ FORMS = _input(
 LIFECYCLE = _input(
     "leads.lifecycle",
     "Verification, outcomes, recycling and erasure",
-    ("LeadVerified", "LeadOutcome", "LeadRecycled", "LeadErased"),
-    {"lead.verified", "lead.outcome", "lead.recycled", "lead.erased"},
+    ("LeadVerified", "LeadOutcome", "LeadRecycled", "LeadAssociated", "LeadErased"),
+    {"lead.verified", "lead.outcome", "lead.recycled", "lead.associated", "lead.erased"},
 )
 EMAIL_STATUS = _input(
     "leads.email-status",
     "Bounces, unsubscribes and spam complaints",
     ("EmailBounced", "EmailUnsubscribed", "EmailComplained"),
     {"email.bounced", "email.unsubscribed", "email.complained"},
+)
+
+# Keyed by lead_id, or by anonymous_id for a visitor's views and links (murmur2 either way).
+WEB = Topic(
+    "leads.web",
+    "input",
+    "Page views and identity links (key: lead_id, else anonymous_id)",
+    ("PageViewed", "IdentityLinked"),
+    frozenset({"page.viewed", "identity.linked"}),
+    key="lead_id or anonymous_id",
+    co_partitioned=True,
+)
+# Segment Spec messages (Segment, RudderStack, Jitsu): translated onto the topics above by
+# a stateless agent, so not co-partitioned and not validated as contract events.
+SEGMENT = Topic(
+    "leads.segment",
+    "input",
+    "Segment Spec page, identify, group and track calls (key: userId, else anonymousId)",
+    ("SegmentMessage",),
+    key="userId or anonymousId",
 )
 
 SCORES = Topic(
@@ -98,6 +118,15 @@ RESCORE = Topic(
     configs=_TRANSIENT,
     co_partitioned=True,
 )
+# A visitor's partition -> a lead's (its views and links, forwarded), and a lead's -> its
+# visitors' (erasure): co-partitioned, so a message reaches the worker owning its key.
+VISITORS = Topic(
+    "leads.visitors",
+    "internal",
+    "Visitor views and links forwarded to their lead; erasure to visitors",
+    key="lead_id or anonymous_id",
+    co_partitioned=True,
+)
 
 INPUTS: tuple[Topic, ...] = (
     EMAIL_OPENS,
@@ -107,10 +136,11 @@ INPUTS: tuple[Topic, ...] = (
     FORMS,
     LIFECYCLE,
     EMAIL_STATUS,
+    WEB,
 )
 OUTPUTS: tuple[Topic, ...] = (SCORES, ALERTS, DEAD_LETTER)
 # Every topic `leadscore topics create` makes, inputs first.
-ALL: tuple[Topic, ...] = (*INPUTS, *OUTPUTS, MODEL, RESCORE)
+ALL: tuple[Topic, ...] = (*INPUTS, SEGMENT, *OUTPUTS, MODEL, RESCORE, VISITORS)
 
 BY_NAME: Mapping[str, Topic] = MappingProxyType({t.name: t for t in ALL})
 

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         3600.0, ge=0, description="decay sweep period; 0 disables it"
     )
+    # An anonymous visitor's views wait for a link this long (a sweep drops older ones);
+    # with 30-day half-lives a 90-day-old view weighs an eighth of a new one.
+    visitor_max_age_days: float = Field(
+        90.0, gt=0, description="anonymous views held for a link at most this long"
+    )
+    visitor_max_views: int = Field(
+        200, ge=1, description="anonymous views held per visitor (the newest)"
+    )
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
     processing_guarantee: ProcessingGuarantee = Field(
         "at_least_once",

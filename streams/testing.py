@@ -94,6 +94,26 @@ def memory_pipeline(
         model=model if model is not None else ScoringModel.load(),
         send=sender,
         store=store,
+        visitor_store=MemoryStore(partitions),
         exactly_once=exactly_once,
     )
     return pipe, sender.sent, store
+
+
+def forward_internal(pipe: Pipeline, sent: list[SentMessage], start: int = 0) -> int:
+    """Deliver the messages `pipe` sent to its own internal topics from `sent[start:]`
+    (visitors' views and links forwarded to leads, erasures to visitors), and those they
+    send in turn, as the broker would; returns how many were delivered."""
+    internal = {full for full, topic in pipe.inputs.items() if topic.direction == "internal"}
+    delivered = 0
+    offset = 1_000_000
+    i = start
+    while i < len(sent):
+        out = sent[i]
+        i += 1
+        if out.topic not in internal or out.partition is None:
+            continue
+        offset += 1
+        pipe.handle(FakeMessage(out.topic, out.partition, offset, out.key, out.value))
+        delivered += 1
+    return delivered

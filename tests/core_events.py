@@ -89,6 +89,15 @@ def valid_doc(kind: str, lead: str = "L1", eid: str = "e1", minutes: float = 0) 
         "email.bounced": {"bounce_type": "hard", "campaign_id": "c1", "message_id": "m1"},
         "email.unsubscribed": {"message_id": "m1", "sent_at": BASE.isoformat(), "user_agent": "x"},
         "email.complained": {"campaign_id": "c1", "message_id": "m1"},
+        "lead.associated": {"account_id": "acme-corp.com", "company": "Acme", "industry": "saas"},
+        "page.viewed": {
+            "url": "https://www.acme-corp.com/pricing",
+            "title": "Pricing",
+            "session_id": "s1",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        },
+        # Keyed by the visitor: its lead is named here, not by the key.
+        "identity.linked": {"anonymous_id": f"anon-{lead}"},
     }
     doc.update(extra[kind])
     return doc

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from streams.cli import app, register_commands
-from streams.core.model import ScoringModel
+from streams.core.model import PAGE_KINDS, ScoringModel
 from streams.tools.calibrate.evaluate import roc_auc, top_decile_rate
 from streams.tools.calibrate.history import PLANTED_EFFECTS, generate_rows, write_csv
 from streams.tools.calibrate.method import Calibration, calibrate, model_text, split
@@ -97,9 +97,24 @@ def test_points_are_in_proportion_to_rates_and_fit_0_100(calibration: Calibratio
 
 def test_the_planted_negative_signals_are_learned_as_losses(calibration: Calibration) -> None:
     acts = calibration.activities
-    for name in ("email.unsubscribed", "email.complained", "email.bounced.hard"):
+    for name in ("email.unsubscribed", "email.complained", "email.bounced.hard", "page.careers"):
         assert acts[name].below_control and acts[name].points < 0, (name, acts[name])
     assert acts["email.bounced.soft"].points == 0  # no planted effect: nothing either way
+
+
+def test_page_kinds_are_learned_like_any_activity(calibration: Calibration) -> None:
+    acts = calibration.activities
+    assert {a for a in PLANTED_EFFECTS if a.startswith("page.")} == {
+        f"page.{kind}" for kind in PAGE_KINDS
+    }
+    buying = ("page.demo", "page.pricing", "page.contact")
+    for name in buying:  # buying pages: above the control, far above the blog
+        assert acts[name].beats_control, (name, acts[name])
+        assert acts[name].points > acts["page.product"].points > acts["page.blog"].points
+    assert acts["page.careers"].points < 0 < acts["page.blog"].points
+    assert acts["page.careers"].rate is not None and acts["page.careers"].rate < 0.75 * (
+        calibration.control_rate
+    )
 
 
 def test_an_activity_at_the_control_rate_earns_nothing() -> None:
@@ -137,6 +152,9 @@ def test_written_model_loads_and_keeps_the_rest_of_the_base(cli_run: dict[str, P
     mine = model.model_dump(exclude={"model_version", "engagement"})
     assert mine == BASE.model_dump(exclude={"model_version", "engagement"})
     assert model.engagement.machine == BASE.engagement.machine
+    assert model.engagement.pages == BASE.engagement.pages
+    for name, base in BASE.engagement.activities.items():  # counts say nothing of decay
+        assert model.engagement.activities[name].half_life_days == base.half_life_days, name
 
 
 def test_a_worker_accepts_the_model(cli_run: dict[str, Path]) -> None:
@@ -157,6 +175,9 @@ def test_the_model_scores_events_with_calibrated_points(cli_run: dict[str, Path]
     clicked = model.engagement.activities["email.clicked"]
     assert run.scores["L9"].engagement == round(clicked.points)
     assert run.scores["L9"].model_version == model.model_version
+    view = raw("page.viewed", lead="L8", url="https://www.northwind-analytics.example/pricing")
+    run = score_lines([view], model)
+    assert run.scores["L8"].engagement == round(model.engagement.activities["page.pricing"].points)
 
 
 # --- AUC and top decile against hand-computed cases --------------------------------

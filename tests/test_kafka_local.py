@@ -167,7 +167,7 @@ async def test_consume_until_fails_listing_what_it_saw(kafka_bootstrap: str, uni
 
 def test_topic_specs_cover_the_contract_once() -> None:
     names = [spec.name for spec in topics.ALL]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 15
     assert {t.name for t in topics.INPUTS} <= set(names)
     assert {spec.name for spec in topics.ALL if spec.compacted} == {SCORES.name, MODEL.name}
 

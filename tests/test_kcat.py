@@ -12,12 +12,16 @@ import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import pytest
 
+from schemas.codec import parse_event
+from schemas.events import routing_key
 from schemas.outputs import SCORE_STATE_FIELDS
+from schemas.topics import SEGMENT
 from streams.core import ScoringModel
 from streams.settings import Settings
 from streams.tools.score import score_lines, topic_for
@@ -70,7 +74,7 @@ def kcat_produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
     """`kcat -P` with keys, murmur2 like the Java client (the contract asks producers to)."""
     exe = shutil.which("kcat")
     assert exe, "kcat is not on PATH: `make test` installs it (Debian's package kcat)"
-    payload = b"".join(orjson.loads(v)["lead_id"].encode() + b"\t" + v + b"\n" for v in lines)
+    payload = b"".join(message_key(v).encode() + b"\t" + v + b"\n" for v in lines)
     done = subprocess.run(
         [
             exe,
@@ -92,21 +96,43 @@ def kcat_produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
     assert done.returncode == 0, done.stderr.decode(errors="replace")
 
 
+def message_key(value: bytes) -> str:
+    """The key a producer sets: the contract's (a lead, or a visitor for its anonymous views
+    and links), or a Segment message's (userId, else anonymousId)."""
+    doc = orjson.loads(value)
+    if "messageId" in doc:
+        return str(doc.get("userId") or doc["anonymousId"])
+    return routing_key(parse_event(value, topic_for(value)))
+
+
 def send_with_kcat(settings: Settings, events: list[bytes]) -> None:
     by_topic: dict[str, list[bytes]] = defaultdict(list)
     for value in events:
-        by_topic[settings.topic(topic_for(value))].append(value)
+        topic = SEGMENT.name if b'"messageId"' in value else topic_for(value)
+        by_topic[settings.topic(topic)].append(value)
     for topic, lines in by_topic.items():
         kcat_produce(settings.kafka_bootstrap, topic, lines)
 
 
 def events_counter(worker: WorkerProcess, outcome: str) -> float:
+    return metric_sum(worker, "leadscore_events_total", f'outcome="{outcome}"')
+
+
+def metric_sum(worker: WorkerProcess, name: str, label: str) -> float:
+    """The sum of the series of `name` whose labels include `label` (e.g. 'outcome="x"')."""
     status, body = worker.get("/metrics")
     assert status == 200
-    pattern = re.compile(
-        rf'^leadscore_events_total\{{[^}}]*outcome="{outcome}"[^}}]*\}} (\S+)$', re.M
-    )
+    pattern = re.compile(rf"^{name}\{{[^}}]*{re.escape(label)}[^}}]*\}} (\S+)$", re.M)
     return sum(float(v) for v in pattern.findall(body.decode()))
+
+
+def wait_for_metric(
+    worker: WorkerProcess, name: str, label: str, at_least: float, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := metric_sum(worker, name, label)) < at_least:
+        assert time.monotonic() < deadline, f"{name}{{{label}}}: {seen} of {at_least}"
+        time.sleep(0.2)
 
 
 def wait_for_counter(worker: WorkerProcess, outcome: str, at_least: float, timeout: float) -> None:
@@ -271,3 +297,176 @@ async def test_kcat_negative_signals_contactability_and_recycling(worker: Worker
     assert len(mql) == 2 and mql[0]["alert_id"] != mql[1]["alert_id"], alerts
     assert mql[1]["occurred_at"] > "2026-11-02T09:00", "the second crossing is after recycling"
     assert sorted(a["alert_id"] for a in alerts) == offline_ids
+
+
+SITE = "https://www.acme-corp.com"
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def web(kind: str, minutes: float, eid: str, **fields: Any) -> bytes:
+    """A leads.web event (no lead_id unless given: a visitor's)."""
+    at = (BASE + timedelta(minutes=minutes)).isoformat()
+    return orjson.dumps({"event_id": eid, "type": kind, "occurred_at": at, **fields})
+
+
+def views(lead: str, start: float, **who: str) -> list[bytes]:
+    """A visit: pricing, a reload of it, the demo page, then the careers page next day."""
+    pages = [("/pricing", 0, "s1"), ("/pricing?ref=nav", 1, "s1"), ("/demo", 3, "s1")]
+    pages.append(("/careers", 60 * 24, "s2"))
+    return [
+        web("page.viewed", start + m, f"{lead}-v{i}", url=SITE + path, session_id=s,
+            user_agent=BROWSER, **who)
+        for i, (path, m, s) in enumerate(pages)
+    ]  # fmt: skip
+
+
+def link(lead: str, minutes: float, anon: str) -> bytes:
+    return web("identity.linked", minutes, f"{lead}-k", anonymous_id=anon, lead_id=lead)
+
+
+def web_stream(tag: str) -> dict[str, list[bytes]]:
+    """Leads that differ by one page view, visitors linked after or before their views
+    (and a twin known all along), and a crawler."""
+
+    def lead_form(lead: str) -> bytes:
+        return raw("form.submitted", lead, 0, f"{lead}-f", **{**FORM, "email": f"{lead}@acme.com"})
+
+    one = {"pricing": "/pricing", "blog": "/blog/why", "careers": "/careers/sre"}
+    out: dict[str, list[bytes]] = {f"{tag}-base": [lead_form(f"{tag}-base")]}
+    for name, path in one.items():
+        lead = f"{tag}-{name}"
+        view = web(
+            "page.viewed", 30, f"{lead}-v", url=SITE + path, lead_id=lead, user_agent=BROWSER
+        )
+        out[lead] = [lead_form(lead), view]
+    crawler = f"{tag}-crawled"
+    crawled = web("page.viewed", 30, f"{crawler}-v", url=SITE + "/pricing", lead_id=crawler,
+                  user_agent=GOOGLEBOT)  # fmt: skip
+    out[crawler] = [lead_form(crawler), crawled]
+    known, after, before = f"{tag}-known", f"{tag}-after", f"{tag}-before"
+    out[known] = [lead_form(known), *views(known, 30, lead_id=known), link(known, 40, f"{known}-a")]
+    out[after] = [lead_form(after), *views(after, 30, anonymous_id=f"{after}-a"),
+                  link(after, 40, f"{after}-a")]  # fmt: skip
+    out[before] = [lead_form(before), link(before, 40, f"{before}-a"),
+                   *views(before, 30, anonymous_id=f"{before}-a")]  # fmt: skip
+    return out
+
+
+def segment_twins(tag: str) -> tuple[list[bytes], list[bytes]]:
+    """The same facts as Segment messages (identify, anonymous page, Email Spec tracks,
+    group) for one lead, and as contract events for its twin."""
+    seg, nat = f"{tag}-seg", f"{tag}-nat"
+
+    def at(minutes: float) -> str:
+        return (BASE + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+    def message(kind: str, minutes: float, mid: str, **fields: Any) -> bytes:
+        return orjson.dumps({"type": kind, "messageId": f"{seg}-{mid}", "timestamp": at(minutes),
+                             "context": {"userAgent": BROWSER}, **fields})  # fmt: skip
+
+    traits = {"email": f"{seg}@acme.com", "firstName": "Jane", "lastName": "Doe",
+              "title": "VP Marketing", "company": {"name": "Acme"}}  # fmt: skip
+    segment = [
+        message("page", 10, "p", anonymousId=f"{seg}-a",
+                properties={"url": SITE + "/pricing", "path": "/pricing", "title": "Pricing"}),
+        message("identify", 20, "i", userId=seg, anonymousId=f"{seg}-a", traits=traits),
+        message("track", 30, "o", userId=seg, event="Email Opened",
+                properties={"email_id": "m1", "campaign_id": "c1"}),
+        message("track", 31, "c", userId=seg, event="Email Link Clicked",
+                properties={"email_id": "m1", "campaign_id": "c1", "link_url": SITE}),
+        message("group", 40, "g", userId=seg, groupId="acme",
+                traits={"name": "Acme", "employees": 250, "industry": "software"}),
+        message("track", 50, "x", userId=seg, event="Order Completed", properties={}),
+    ]  # fmt: skip
+    native = [
+        web("page.viewed", 10, f"{nat}-p", anonymous_id=f"{nat}-a", url=SITE + "/pricing",
+            title="Pricing", user_agent=BROWSER),
+        web("identity.linked", 20, f"{nat}-i", anonymous_id=f"{nat}-a", lead_id=nat,
+            email=f"{nat}@acme.com", first_name="Jane", last_name="Doe",
+            job_title="VP Marketing", company="Acme"),
+        raw("email.opened", nat, 30, f"{nat}-o", message_id="m1", campaign_id="c1",
+            user_agent=BROWSER),
+        raw("email.clicked", nat, 31, f"{nat}-c", message_id="m1", campaign_id="c1", url=SITE,
+            user_agent=BROWSER),
+        raw("lead.associated", nat, 40, f"{nat}-g", account_id="acme", company="Acme",
+            company_size=250, industry="software"),
+    ]  # fmt: skip
+    return segment, native
+
+
+def published(update: dict[str, Any]) -> dict[str, Any]:
+    return {k: update[k] for k in SCORE_STATE_FIELDS}
+
+
+async def test_kcat_web_visits_stitching_crawlers_segment_and_erasure(
+    worker: WorkerProcess,
+) -> None:
+    settings = worker.settings
+    by_lead = web_stream("wv")
+    segment, native = segment_twins("wv")
+    events = [e for lead_events in by_lead.values() for e in lead_events]
+    offline = score_lines([*events, *native], MODEL)
+    expected = {s.lead_id: s for s in offline.final_scores()}
+    assert set(expected) == {*by_lead, "wv-nat"}
+
+    send_with_kcat(settings, [*events, *native, *segment])
+    want = {lead: s.events_counted for lead, s in expected.items()} | {
+        "wv-seg": expected["wv-nat"].events_counted
+    }
+
+    def counted(seen: list[Any]) -> bool:
+        last = {r.key_text: r.json() for r in seen}
+        return all(
+            last.get(lead) is not None and last[lead]["events_counted"] == n
+            for lead, n in want.items()
+        )
+
+    scores_topic = settings.topic("leads.scores")
+    scores = await consume_until(
+        settings.kafka_bootstrap, scores_topic, counted, timeout=60, what="web scores"
+    )
+    final = {r.key_text: published(r.json()) for r in scores if r.value is not None}
+    for lead, update in expected.items():  # the stream and `leadscore score` agree
+        assert final[lead] == orjson.loads(update.model_dump_json(include=set(SCORE_STATE_FIELDS)))
+
+    eng = {lead: final[lead]["engagement"] for lead in final}
+    assert eng["wv-pricing"] > eng["wv-blog"] > eng["wv-base"] > eng["wv-careers"]
+    crawled, base = final["wv-crawled"], final["wv-base"]
+    assert (crawled["score"], crawled["engagement"]) == (base["score"], base["engagement"])
+    assert {"factor": "machine_engagement x1", "points": 0.0} in crawled["factors"]
+    # A visitor's views count once linked, as if the lead had had them all along.
+    assert final["wv-after"] == final["wv-before"] == final["wv-known"]
+    assert eng["wv-known"] > eng["wv-base"]
+    # Segment-format messages score like their native twin; the unmapped track is ignored.
+    assert final["wv-seg"] == final["wv-nat"]
+    assert {"factor": "page.pricing", "points": 4.0} in final["wv-seg"]["factors"]
+
+    # Erasure reaches the visitor: a later link of the same cookie to another lead brings
+    # none of the erased lead's views along.
+    erased = raw("lead.erased", "wv-after", 60 * 24 * 3, "wv-after-x")
+    heir = link("wv-heir", 60 * 24 * 4, "wv-after-a")
+    send_with_kcat(settings, [erased])
+    await consume_until(
+        settings.kafka_bootstrap,
+        scores_topic,
+        lambda seen: any(r.key_text == "wv-after" and r.value is None for r in seen),
+        timeout=30,
+        what="the erased lead's tombstone",
+    )
+    # The erasure's command to the visitor, on another topic: seen done before the heir's link.
+    await asyncio.to_thread(
+        wait_for_metric, worker, "leadscore_visitor_views_total", 'outcome="forgotten"', 4, 30
+    )
+    send_with_kcat(settings, [heir])
+    scores = await consume_until(
+        settings.kafka_bootstrap,
+        scores_topic,
+        lambda seen: any(r.key_text == "wv-heir" for r in seen),
+        timeout=30,
+        what="the heir's score",
+    )
+    heir_score = [r.json() for r in scores if r.key_text == "wv-heir"][-1]
+    assert heir_score["events_counted"] == 1 and heir_score["engagement"] == 0, heir_score
+    status, _ = worker.get("/leads/wv-after")
+    assert status == 404

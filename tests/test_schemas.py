@@ -28,11 +28,14 @@ from schemas import (
     EmailUnsubscribed,
     Factor,
     FormSubmitted,
+    IdentityLinked,
     InputEvent,
+    LeadAssociated,
     LeadErased,
     LeadOutcome,
     LeadRecycled,
     LeadVerified,
+    PageViewed,
     ScoreUpdate,
     Signup,
     SocialInteraction,
@@ -67,6 +70,11 @@ FORM_FULL = {
     "honeypot": "",
     "fill_seconds": 42.5,
 }
+
+
+def without(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != key}
+
 
 # (contract topic, payload, model): every event type, minimal and with every field.
 VALID: list[tuple[str, dict[str, Any], type[BaseModel]]] = [
@@ -161,6 +169,50 @@ VALID: list[tuple[str, dict[str, Any], type[BaseModel]]] = [
         EmailUnsubscribed,
     ),
     ("leads.email-status", {**BASE, "type": "email.complained"}, EmailComplained),
+    ("leads.lifecycle", {**BASE, "type": "lead.associated", "account_id": "acme"}, LeadAssociated),
+    (
+        "leads.lifecycle",
+        {
+            **BASE,
+            "type": "lead.associated",
+            "account_id": "acme",
+            "company": "Acme",
+            "company_size": 120,
+            "industry": "saas",
+            "country": "de",
+        },
+        LeadAssociated,
+    ),
+    ("leads.web", {**BASE, "type": "page.viewed", "url": "https://acme.com/pricing"}, PageViewed),
+    (
+        "leads.web",
+        {
+            **without(BASE, "lead_id"),
+            "type": "page.viewed",
+            "anonymous_id": "anon-1",
+            "url": "http://acme.com/",
+            "title": "Acme",
+            "referrer": "https://www.google.com/",
+            "session_id": "s-1",
+            "user_agent": "Mozilla/5.0",
+        },
+        PageViewed,
+    ),
+    ("leads.web", {**BASE, "type": "identity.linked", "anonymous_id": "anon-1"}, IdentityLinked),
+    (
+        "leads.web",
+        {
+            **BASE,
+            "type": "identity.linked",
+            "anonymous_id": "anon-1",
+            "email": "jane@acme.com",
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "job_title": "CTO",
+            "company": "Acme",
+        },
+        IdentityLinked,
+    ),
 ]
 VALID_IDS = [f"{topic}:{len(payload)}" for topic, payload, _ in VALID]
 
@@ -245,10 +297,6 @@ OPENED = {**BASE, "type": "email.opened"}
 LIFECYCLE = {**BASE, "type": "lead.verified", "method": "manual"}
 
 
-def without(payload: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if k != key}
-
-
 # case id -> (contract topic, payload, the field the detail must name); all are schema errors.
 INVALID: dict[str, tuple[str, dict[str, Any], str]] = {
     "naive": ("leads.social", {**SOCIAL, "occurred_at": "2024-05-01T12:00:00"}, "occurred_at"),
@@ -294,6 +342,20 @@ INVALID: dict[str, tuple[str, dict[str, Any], str]] = {
     "empty-name": ("leads.signups", {**SIGNUP, "last_name": ""}, "last_name"),
     "bad-method": ("leads.lifecycle", {**LIFECYCLE, "method": "guess"}, "method"),
     "bad-outcome": ("leads.lifecycle", {**LIFECYCLE, "type": "lead.outcome"}, "outcome"),
+    "no-viewer": (
+        "leads.web",
+        {**without(BASE, "lead_id"), "type": "page.viewed", "url": "https://a.io/"},
+        "(message)",
+    ),
+    "ftp-url": ("leads.web", {**BASE, "type": "page.viewed", "url": "ftp://a.io/x"}, "url"),
+    "no-host": ("leads.web", {**BASE, "type": "page.viewed", "url": "https://"}, "url"),
+    "long-url": (
+        "leads.web",
+        {**BASE, "type": "page.viewed", "url": "https://a.io/" + "x" * 2048},
+        "url",
+    ),
+    "link-no-anon": ("leads.web", {**BASE, "type": "identity.linked"}, "anonymous_id"),
+    "no-account": ("leads.lifecycle", {**BASE, "type": "lead.associated"}, "account_id"),
 }
 
 

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from crawleruseragents import is_crawler
 
 from schemas.codec import DecodeError, parse_event
-from schemas.events import EmailClicked, FormSubmitted
+from schemas.events import (
+    EmailClicked,
+    FormSubmitted,
+    IdentityLinked,
+    InputEvent,
+    PageViewed,
+    routing_key,
+)
 from streams.core.model import ScoringModel
 from streams.tools.score import score_lines
-from streams.tools.simulate import NO_FAULTS, PERSONA_SHARES, Faults, SimEvent, generate
+from streams.tools.simulate import NO_FAULTS, PERSONA_SHARES, Faults, SimEvent, generate, generator
+from streams.tools.simulate import data as d
+from streams.tools.simulate.faults import EXPECTED_ERROR, malform
 from streams.tools.simulate.personas import HUMAN_MIN_DELAY
+from streams.tools.simulate.web import PAGES
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -36,6 +49,14 @@ def clean() -> list[SimEvent]:
     return run(faults=NO_FAULTS)
 
 
+Parsed = list[tuple[SimEvent, InputEvent]]
+
+
+@pytest.fixture(scope="module")
+def parsed(clean: list[SimEvent]) -> Parsed:
+    return [(e, parse_event(e.value, e.topic)) for e in clean]
+
+
 def test_same_seed_same_messages_other_seed_other_messages() -> None:
     assert run(seed=3, events=1500) == run(seed=3, events=1500)
     assert [e.value for e in run(seed=4, events=1500)] != [
@@ -45,24 +66,40 @@ def test_same_seed_same_messages_other_seed_other_messages() -> None:
 
 def test_exact_size_and_population(sample: list[SimEvent]) -> None:
     assert len(sample) == 4000
-    assert 280 <= len({e.lead_id for e in sample}) <= 300
+    assert 280 <= len({e.lead_id for e in sample if e.lead_id is not None}) <= 300
     assert len(run(leads=50, events=0)) == 0
+    assert len(run(leads=40, events=1234, seed=2)) == 1234
+
+
+def test_a_run_of_several_rounds_keeps_its_size_and_its_crawlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Long runs plan in rounds of at most ROUND_CAP events (bounded memory); small rounds
+    # here, so a short run has several, each with its crawlers.
+    monkeypatch.setattr(generator, "ROUND_CAP", 2000)
+    events = run(seed=5, leads=50, events=9000)
+    assert len(events) == 9000
+    crawler_share = sum(e.persona == "crawler" for e in events) / len(events)
+    assert 0.03 < crawler_share < 0.08
 
 
 def test_persona_shares_roughly_as_documented() -> None:
     events = run(seed=11, leads=3000, events=30000, faults=NO_FAULTS)
-    persona_of = {e.lead_id: e.persona for e in events}
+    persona_of = {e.lead_id: e.persona for e in events if e.lead_id is not None}
     shares = Counter(persona_of.values())
     for persona, share in PERSONA_SHARES.items():
         assert abs(shares[persona] / len(persona_of) - share) < 0.03, (persona, shares)
 
 
-def test_valid_events_parse_on_their_topic_and_key_is_lead(sample: list[SimEvent]) -> None:
+def test_valid_events_parse_on_their_topic_with_the_contract_key(sample: list[SimEvent]) -> None:
     for event in sample:
         if event.fault == "malformed":
             continue
         parsed = parse_event(event.value, event.topic)
-        assert parsed.lead_id == event.lead_id == event.key.decode()
+        assert event.key.decode() == routing_key(parsed)
+        if parsed.lead_id is not None:  # else a visitor's view: the simulator knows its lead
+            assert parsed.lead_id == event.lead_id
+        assert (event.lead_id is None) == (event.persona == "crawler")
         assert parsed.type == event.kind
         assert NOW - timedelta(days=30) <= parsed.occurred_at <= NOW
 
@@ -79,6 +116,35 @@ def test_malformed_messages_fail_with_the_intended_code() -> None:
         with pytest.raises(DecodeError) as failure:
             parse_event(event.value, event.topic)
         assert failure.value.code == event.expected_error, (event.kind, failure.value.detail)
+    assert sum(e.topic == "leads.web" for e in malformed) > 100
+
+
+def test_every_malformation_of_a_web_event_gets_its_code(parsed: Parsed) -> None:
+    examples = {
+        "anonymous view": _first(parsed, lambda p: isinstance(p, PageViewed) and not p.lead_id),
+        "identified view": _first(
+            parsed, lambda p: isinstance(p, PageViewed) and bool(p.lead_id and p.anonymous_id)
+        ),
+        "scanner view": _first(
+            parsed, lambda p: isinstance(p, PageViewed) and p.anonymous_id is None
+        ),
+        "link": _first(parsed, lambda p: isinstance(p, IdentityLinked)),
+    }
+    rng = random.Random(0)
+    for name, event in examples.items():
+        seen = set()
+        for _ in range(200):
+            bad = malform(event, rng)
+            seen.add(bad.kind)
+            with pytest.raises(DecodeError) as failure:
+                parse_event(bad.value, bad.topic)
+            assert failure.value.code == bad.expected_error, (name, bad.kind, failure.value)
+            assert bad.key == event.key
+        assert seen == set(EXPECTED_ERROR), name
+
+
+def _first(parsed: Parsed, match: object) -> SimEvent:
+    return next(e for e, p in parsed if match(p))  # type: ignore[operator]
 
 
 def test_duplicates_repeat_an_earlier_message_exactly() -> None:
@@ -182,3 +248,134 @@ def test_cli_writes_reproducible_jsonl(tmp_path: Path) -> None:
         assert "sent 300 messages" in done.stderr and "(seed 5)" in done.stderr
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 300
+
+
+# --- the web -------------------------------------------------------------------------------
+
+
+def _views(parsed: Parsed) -> list[tuple[SimEvent, PageViewed]]:
+    return [(e, p) for e, p in parsed if isinstance(p, PageViewed)]
+
+
+def _links(parsed: Parsed) -> dict[str, IdentityLinked]:
+    return {p.lead_id: p for _, p in parsed if isinstance(p, IdentityLinked)}
+
+
+def test_web_views_and_links_appear_on_the_web_topic(parsed: Parsed) -> None:
+    kinds = Counter(e.kind for e, _ in parsed)
+    assert kinds["page.viewed"] > 0.25 * len(parsed) and kinds["identity.linked"] > 100
+    assert {e.topic for e, p in parsed if isinstance(p, PageViewed | IdentityLinked)} == {
+        "leads.web"
+    }
+    views = [p for _, p in _views(parsed)]
+    assert all(p.title and p.url.startswith("https://") for p in views)
+    assert sum(p.session_id is not None for p in views) == len(views)
+
+
+def test_anonymous_views_are_keyed_by_the_cookie_id(parsed: Parsed) -> None:
+    anonymous = [(e, p) for e, p in _views(parsed) if p.lead_id is None]
+    assert len(anonymous) > 300
+    cookie_of: dict[str, str] = {}
+    for event, view in anonymous:
+        assert view.anonymous_id and event.key.decode() == view.anonymous_id
+        if event.lead_id is not None:  # one cookie per lead, the same in its link
+            assert cookie_of.setdefault(event.lead_id, view.anonymous_id) == view.anonymous_id
+    for lead_id, link in _links(parsed).items():
+        assert cookie_of.get(lead_id, link.anonymous_id) == link.anonymous_id
+    identified = [(e, p) for e, p in _views(parsed) if p.lead_id and p.anonymous_id]
+    assert identified and all(e.key.decode() == p.lead_id for e, p in identified)
+
+
+def test_the_link_comes_with_the_first_form_between_views(parsed: Parsed) -> None:
+    links = _links(parsed)
+    first_form: dict[str, datetime] = {}
+    for _, p in parsed:
+        if isinstance(p, FormSubmitted):
+            first_form.setdefault(p.lead_id, p.occurred_at)
+    for lead_id, link in links.items():
+        assert link.occurred_at == first_form[lead_id]
+    cookie_views = [
+        (e.lead_id, p) for e, p in _views(parsed) if e.lead_id in links and p.anonymous_id
+    ]
+    before = {lead for lead, p in cookie_views if p.occurred_at < links[lead].occurred_at}
+    after = {lead for lead, p in cookie_views if p.occurred_at > links[lead].occurred_at}
+    assert len(before) > 50 and len(after) > 50 and before & after  # both orders occur
+    for lead, p in cookie_views:
+        if p.occurred_at < links[lead].occurred_at:
+            assert p.lead_id is None  # not known before the link
+    late_anonymous = [
+        p for lead, p in cookie_views if p.occurred_at > links[lead].occurred_at and not p.lead_id
+    ]
+    assert late_anonymous  # they reach the lead through the link
+
+
+def test_crawlers_are_known_crawlers_that_never_identify(parsed: Parsed) -> None:
+    crawled = [p for e, p in _views(parsed) if e.persona == "crawler"]
+    assert len(crawled) > 0.03 * len(parsed)
+    assert all(p.lead_id is None and p.user_agent and is_crawler(p.user_agent) for p in crawled)
+    linked = {link.anonymous_id for link in _links(parsed).values()}
+    assert not linked & {p.anonymous_id for p in crawled}
+    assert len({p.user_agent for p in crawled}) > 4
+    assert all(is_crawler(agent) for agent in (*d.CRAWLER_AGENTS, *d.RENDERING_SCANNER_AGENTS))
+    assert not any(is_crawler(agent) for agent in d.BROWSER_AGENTS)
+
+
+def test_people_browse_in_sessions_with_referrers_and_reloads(parsed: Parsed) -> None:
+    people = [(e, p) for e, p in _views(parsed) if e.persona != "crawler"]
+    sessions: dict[str, list[PageViewed]] = defaultdict(list)
+    for _, p in people:
+        sessions[str(p.session_id)].append(p)
+    assert statistics.mean(map(len, sessions.values())) > 1.5
+    reloads = sum(len(v) - len({p.url for p in v}) for v in sessions.values())
+    assert 0.02 * len(people) < reloads < 0.15 * len(people)
+    referrers = Counter(urlsplit(p.referrer).hostname for _, p in people if p.referrer)
+    assert {"www.google.com", "mail.google.com", "www.northwind-analytics.example"} <= set(
+        referrers
+    )
+    assert any("utm_campaign=" in p.url for _, p in people)  # landed from a campaign email
+
+
+def test_mail_scanners_render_tracked_links_with_crawler_agents(parsed: Parsed) -> None:
+    scanner_views = [
+        (e, p) for e, p in _views(parsed) if p.user_agent in d.RENDERING_SCANNER_AGENTS
+    ]
+    assert len(scanner_views) > 50
+    for event, view in scanner_views:
+        assert view.lead_id == event.lead_id and view.anonymous_id is None
+        assert "utm_campaign=" in view.url
+    assert {e.persona for e, _ in scanner_views} >= {"scanned"}
+
+
+def _page_kind(model: ScoringModel, url: str) -> str:
+    parts = urlsplit(url)
+    return model.page_kind(parts.hostname or "", parts.path.rstrip("/") or "/")
+
+
+def test_site_pages_are_of_the_kind_the_model_says() -> None:
+    model = ScoringModel.load(None)
+    assert {page.url: page.kind for page in PAGES} == {
+        page.url: _page_kind(model, page.url) for page in PAGES
+    }
+    assert {page.kind for page in PAGES} == {
+        "pricing", "demo", "contact", "product", "docs", "blog", "careers", "other",
+    }  # fmt: skip
+
+
+def test_page_kinds_differ_by_persona_as_planned(parsed: Parsed) -> None:
+    model = ScoringModel.load(None)
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
+    for event, view in _views(parsed):
+        if view.user_agent not in d.RENDERING_SCANNER_AGENTS:  # people only
+            kinds[event.persona][_page_kind(model, view.url)] += 1
+
+    def share(persona: str, *of: str) -> float:
+        return sum(kinds[persona][k] for k in of) / sum(kinds[persona].values())
+
+    assert "bot" not in kinds  # form spam does not browse
+    assert share("buyer", "pricing", "demo", "contact") > 2 * share(
+        "student", "pricing", "demo", "contact"
+    )
+    assert share("buyer", "pricing") > 2 * share("student", "pricing")
+    assert share("student", "careers") > 4 * share("buyer", "careers")
+    assert share("student", "careers", "blog") > share("buyer", "careers", "blog")
+    assert share("tyre_kicker", "blog", "docs", "product") > share("buyer", "blog", "docs")

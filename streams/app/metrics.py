@@ -11,7 +11,21 @@ from prometheus_client import Counter, Gauge, Histogram
 EVENTS = Counter("leadscore_events", "Input messages by topic and outcome", ["topic", "outcome"])
 DEAD_LETTERS = Counter("leadscore_dead_letters", "Dead-lettered messages by reason", ["reason"])
 MACHINE_ENGAGEMENT = Counter(
-    "leadscore_machine_engagement", "Opens/clicks judged machine-made, by signal", ["signal"]
+    "leadscore_machine_engagement",
+    "Opens, clicks and page views judged machine-made, by signal",
+    ["signal"],
+)
+VISITORS = Gauge("leadscore_visitors_held", "Anonymous visitors held in this worker's table")
+VISITOR_VIEWS = Counter(
+    "leadscore_visitor_views",
+    "Anonymous page views: held, forwarded to their lead, dropped (bound) or expired",
+    ["outcome"],
+)
+SEGMENT = Counter(
+    "leadscore_segment_messages",
+    "Segment Spec messages by call, outcome (translated, ignored, dead_letter) and reason "
+    "(why ignored, or the dead-letter code)",
+    ["call", "outcome", "reason"],
 )
 BOT_FLAGS = Counter("leadscore_bot_flags", "Bot flags raised on score updates", ["flag"])
 SCORE_UPDATES = Counter("leadscore_score_updates", "Score messages published")
@@ -45,3 +59,5 @@ def init_series(input_topics: list[str]) -> None:
             EVENTS.labels(topic, outcome)
     for result in ("ok", "retry", "failed"):
         WEBHOOK.labels(result)
+    for outcome in ("held", "forwarded", "dropped", "expired", "forgotten"):
+        VISITOR_VIEWS.labels(outcome)

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import orjson
 
 from schemas import topics
-from schemas.codec import DecodeError, encode, parse_event
+from schemas.codec import DecodeError, decode_json, encode, parse_event
+from schemas.events import IdentityLinked, InputEvent, PageViewed, lead_of, routing_key
 from schemas.outputs import DeadLetterError, ScoreUpdate
 from schemas.topics import Topic
 from streams.app import metrics
@@ -33,6 +34,7 @@ from streams.core import (
     score_update,
     to_us,
     too_far_ahead,
+    visitors,
 )
 from streams.kafka.partitioning import partition_for
 
@@ -71,6 +73,7 @@ class Sender(Protocol):
 class StateStore(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def __setitem__(self, key: str, value: bytes) -> None: ...
+    def __delitem__(self, key: str) -> None: ...
     def partition_slice(
         self, partition: int, after: str | None, limit: int
     ) -> list[tuple[str, bytes]]: ...
@@ -89,10 +92,15 @@ class Pipeline:
         model: ScoringModel,
         send: Sender,
         store: StateStore,
+        visitor_store: StateStore,
+        visitor_max_views: int = 200,
+        visitor_max_age_seconds: float = 90 * 86400,
         exactly_once: bool = False,
     ) -> None:
         # Full input topic name -> its contract topic (the registry in schemas/topics.py).
         self.inputs: dict[str, Topic] = {f"{topic_prefix}{t.name}": t for t in topics.INPUTS}
+        # Views and links forwarded from visitors' partitions, erasures sent to them.
+        self.inputs[f"{topic_prefix}{topics.VISITORS.name}"] = topics.VISITORS
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
         self.max_future_skew_us = int(max_future_skew_seconds * 1e6)
@@ -103,13 +111,17 @@ class Pipeline:
         self._uncommitted: dict[tuple[str, int], set[int]] = {}
         self.send = send
         self.store = store
+        self.visitor_store = visitor_store
+        self.visitor_max_views = visitor_max_views
+        self.visitor_max_age_us = int(visitor_max_age_seconds * 1e6)
         self.model = model
         self.leads: dict[int, int] = {}  # leads per partition, from the last sweep
+        self.visitors_held: dict[int, int] = {}  # visitors per partition, from the last sweep
         # The states last written, so a lead's next event skips the table read and the
         # decode. Written with the table (publish), emptied on a rebalance or a failed step.
         self._recent: dict[str, LeadState] = {}
         metrics.MODEL_INFO.labels(model.model_version).set(1)
-        metrics.init_series(sorted(t.name for t in topics.INPUTS))
+        metrics.init_series(sorted(t.name for t in (*topics.INPUTS, topics.VISITORS)))
 
     # --- input -----------------------------------------------------------------------
 
@@ -131,23 +143,37 @@ class Pipeline:
         if len(raw) > self.max_message_bytes:
             limit = self.max_message_bytes
             return self.reject(msg, contract, "too_large", f"{len(raw)} bytes > limit {limit}")
+        if contract == topics.VISITORS.name:
+            return self._handle_forwarded(msg, raw)
         try:
             event = parse_event(raw, contract)
         except DecodeError as exc:
             return self.reject(msg, contract, exc.code, exc.detail)
-        if msg.key is not None and msg.key != event.lead_id.encode():
-            return self.reject(msg, contract, "key_mismatch", "message key differs from lead_id")
-        owner = partition_for(event.lead_id, self.partitions)
+        key = routing_key(event)
+        if msg.key is not None and msg.key != key.encode():
+            expected = "anonymous_id" if lead_of(event) is None else "lead_id"
+            return self.reject(
+                msg, contract, "key_mismatch", f"message key differs from {expected}"
+            )
+        owner = partition_for(key, self.partitions)
         if msg.partition != owner:
             # A producer with another partitioner (librdkafka's crc32): move it, never apply here.
-            self.send(topics.BY_NAME[contract], event.lead_id.encode(), raw, owner)
+            self.send(topics.BY_NAME[contract], key.encode(), raw, owner)
             _events(contract, "rerouted").inc()
             return None
         if msg.timestamp:  # the broker timestamp, in seconds (0: the client gave none)
             ahead = too_far_ahead(event, int(msg.timestamp * 1e6), self.max_future_skew_us)
             if ahead is not None:
                 return self.reject(msg, contract, "future_event", ahead)
-        state = self.load(event.lead_id)
+        lead_id = lead_of(event)
+        if lead_id is None:
+            assert isinstance(event, PageViewed | IdentityLinked)
+            return self._visit(key, event, contract)
+        return self._apply(lead_id, event, msg, contract)
+
+    def _apply(self, lead_id: str, event: InputEvent, msg: Message, contract: str) -> None:
+        """The lead's step: its state, the event, the model -> state and outputs."""
+        state = self.load(lead_id)
         position = Position(msg.topic, msg.partition, msg.offset)
         if not self.exactly_once:
             step = process(state, event, self.model, datetime.now(UTC), position)
@@ -164,7 +190,60 @@ class Pipeline:
             self.publish(state, step, msg.timestamp)
         elif step.republish:  # a replay after a crash may have lost them: see redeliver()
             self.publish(state, step)
-        return None
+
+    # --- visitors (core/visitors.py) -------------------------------------------------
+
+    def _visit(self, anonymous_id: str, event: PageViewed | IdentityLinked, contract: str) -> None:
+        """An anonymous view or a link, on the visitor's partition: hold or forward."""
+        state = self._load_visitor(anonymous_id)
+        result = visitors.visit(state, event, self.visitor_max_views)
+        _events(contract, result.outcome).inc()
+        if result.changed:  # the state first: a crash may then lose the forwards only
+            self.visitor_store[anonymous_id] = state.to_bytes()
+        for lead_id, value in result.forward:
+            partition = partition_for(lead_id, self.partitions)
+            self.send(topics.VISITORS, lead_id.encode(), value, partition)
+        views = metrics.VISITOR_VIEWS
+        if result.outcome == "held":
+            views.labels("held").inc()
+        forwarded = len(result.forward) - (1 if isinstance(event, IdentityLinked) else 0)
+        if forwarded:
+            views.labels("forwarded").inc(forwarded)
+        if result.dropped:
+            views.labels("dropped").inc(result.dropped)
+
+    def _load_visitor(self, anonymous_id: str) -> visitors.VisitorState:
+        raw = self.visitor_store.get(anonymous_id)
+        if raw is None:
+            return visitors.VisitorState(anonymous_id)
+        return visitors.VisitorState.from_bytes(raw)
+
+    def _handle_forwarded(self, msg: Message, raw: bytes) -> None:
+        """leads.visitors: a view or link for a lead of this partition, or an erased
+        lead's command to one of its visitors."""
+        contract = topics.VISITORS.name
+        try:
+            doc = decode_json(raw)
+            if visitors.is_forget(doc):
+                return self._forget(doc)
+            event = parse_event(raw, topics.WEB.name)
+        except (DecodeError, KeyError, TypeError) as exc:
+            detail = exc.detail if isinstance(exc, DecodeError) else "not a forwarded event"
+            return self.reject(msg, contract, "schema", detail)
+        lead_id = event.lead_id
+        if lead_id is None or (msg.key is not None and msg.key != lead_id.encode()):
+            return self.reject(msg, contract, "key_mismatch", "forwarded without its lead_id")
+        return self._apply(lead_id, event, msg, contract)
+
+    def _forget(self, doc: Any) -> None:
+        anonymous_id = str(doc["anonymous_id"])
+        if self.visitor_store.get(anonymous_id) is None:
+            return
+        state = self._load_visitor(anonymous_id)
+        gone = visitors.forget(state, str(doc["lead_id"]), int(doc["erased_at"]))
+        self.visitor_store[anonymous_id] = state.to_bytes()
+        if gone:
+            metrics.VISITOR_VIEWS.labels("forgotten").inc(gone)
 
     def reject(self, msg: Message, contract: str, code: DeadLetterError, detail: str) -> None:
         record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, code, detail)
@@ -216,6 +295,13 @@ class Pipeline:
         applied in another order this time.
         """
         key = state.lead_id.encode()
+        for anonymous_id in step.forget:
+            # Before the state: a crash that keeps the erased state keeps these too (the
+            # erasure's redelivery no longer knows the visitors); sent twice, they are
+            # harmless.
+            partition = partition_for(anonymous_id, self.partitions)
+            forget = visitors.forget_command(anonymous_id, state.lead_id, state.erased_at or 0)
+            self.send(topics.VISITORS, anonymous_id.encode(), forget, partition)
         self.store[state.lead_id] = state.to_bytes()
         self._remember(state)
         if step.tombstone:
@@ -256,6 +342,8 @@ class Pipeline:
         """
         try:
             command = orjson.loads(msg.value or b"{}")
+            if command.get("table") == "visitors":
+                return self._expire_visitors(msg.partition, command)
             as_of = datetime.fromisoformat(command["as_of"]) if command.get("as_of") else None
             sent, read, last = self.rescore_slice(msg.partition, as_of, command.get("after"))
         except Exception:
@@ -267,6 +355,9 @@ class Pipeline:
             more = {**command, "after": last, "sent": sent, "read": read}
             self.send(topics.RESCORE, b"rescore", orjson.dumps(more), msg.partition)
             return
+        if command.get("reason") == "decay sweep":  # then the visitors gone quiet expire
+            expiry = {"table": "visitors", "reason": "visitor expiry"}
+            self.send(topics.RESCORE, b"rescore", orjson.dumps(expiry), msg.partition)
         self.leads[msg.partition] = read
         metrics.LEADS.set(sum(self.leads.values()))
         log.info(
@@ -298,6 +389,30 @@ class Pipeline:
                 self.publish(state, step)
         last = leads[-1][0] if len(leads) == RESCORE_SLICE else None
         return sent, len(leads), last
+
+    def _expire_visitors(self, partition: int, command: dict[str, Any]) -> None:
+        """One slice of a partition's visitors: views older than the maximum age go, and
+        visitors with nothing left and nothing seen within it."""
+        now_us = to_us(datetime.now(UTC))
+        after = command.get("after")
+        held = command.get("held", 0)
+        rows = self.visitor_store.partition_slice(partition, after, RESCORE_SLICE)
+        for anonymous_id, raw in rows:
+            state = visitors.VisitorState.from_bytes(raw)
+            dropped, gone = visitors.expire(state, now_us, self.visitor_max_age_us)
+            if gone:
+                del self.visitor_store[anonymous_id]
+            elif dropped:
+                self.visitor_store[anonymous_id] = state.to_bytes()
+            held += not gone
+            if dropped:
+                metrics.VISITOR_VIEWS.labels("expired").inc(dropped)
+        if len(rows) == RESCORE_SLICE:
+            more = {**command, "after": rows[-1][0], "held": held}
+            self.send(topics.RESCORE, b"rescore", orjson.dumps(more), partition)
+            return
+        self.visitors_held[partition] = held
+        metrics.VISITORS.set(sum(self.visitors_held.values()))
 
     def set_model(self, model: ScoringModel) -> None:
         metrics.MODEL_INFO.labels(self.model.model_version).set(0)

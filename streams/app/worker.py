@@ -1,6 +1,8 @@
 """The Faust app: one agent per concern, one table of lead state, thin web views.
 
-- `score_events`: the six input topics (co-partitioned by lead_id) -> Pipeline.
+- `score_events`: the input topics (co-partitioned by key) and the internal visitor
+  forwards -> Pipeline; two tables: leads, and anonymous visitors.
+- `translate_segment`: Segment Spec messages -> contract events on their topics.
 - `sweep`: a timer that re-scores owned leads at wall-clock time (decay).
 - `watch_model`: every worker reads the whole compacted model topic and swaps
   in each valid model it finds, then re-scores its leads.
@@ -32,6 +34,7 @@ from streams.app import metrics
 from streams.app.logs import quiet_repeats
 from streams.app.pipeline import Pipeline
 from streams.app.producer import install_draining_buffer, install_flushing_transactions
+from streams.app.segment import SegmentTranslator
 from streams.app.sensor import install_sensor
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
@@ -142,6 +145,21 @@ def leads_table(app: faust.App, settings: Settings) -> Any:
     )
 
 
+def visitors_table(app: faust.App, settings: Settings) -> Any:
+    """The table of anonymous visitors: anonymous_id -> state bytes (core/visitors.py):
+    views held until a link names the visitor's lead. Keyed and partitioned like leads.web's
+    anonymous messages (murmur2 of the anonymous id)."""
+    return app.Table(
+        "visitors",
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        use_partitioner=True,
+        options=rocksdb_options(settings),
+    )
+
+
 def rocksdb_options(settings: Settings) -> dict[str, Any]:
     """Faust's RocksDBOptions for each partition's database: small caches and buffers."""
     mib = 2**20
@@ -158,8 +176,9 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     """Build the worker's app; tests build one per unique topic prefix."""
     app = new_app(settings)
     table = leads_table(app, settings)
-    # Every topic the pipeline writes: outputs, rescore commands, re-routed inputs.
-    written = (*topics.OUTPUTS, topics.RESCORE, *topics.INPUTS)
+    visitors = visitors_table(app, settings)
+    # Every topic the pipeline writes: outputs, internal commands, re-routed inputs.
+    written = (*topics.OUTPUTS, topics.RESCORE, topics.VISITORS, *topics.INPUTS)
     outputs = {t: app.topic(settings.topic(t)) for t in written}
 
     def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
@@ -173,6 +192,9 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         model=model,
         send=send,
         store=TableStore(table, settings.partitions),
+        visitor_store=TableStore(visitors, settings.partitions),
+        visitor_max_views=settings.visitor_max_views,
+        visitor_max_age_seconds=settings.visitor_max_age_days * 86400,
         exactly_once=settings.processing_guarantee == "exactly_once",
     )
     # exactly_once: the pipeline learns which offsets committed (producer.py calls these).
@@ -196,6 +218,16 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
                 pipeline.handle(event.message)
             else:
                 pipeline.handle_rescore(event.message)
+
+    translator = SegmentTranslator(
+        partitions=settings.partitions, max_message_bytes=settings.max_message_bytes, send=send
+    )
+
+    @app.agent(app.topic(settings.topic(topics.SEGMENT)), name="translate_segment")
+    async def translate_segment(stream: faust.StreamT[bytes]) -> None:
+        # Stateless: Segment messages become contract events on their own topics.
+        async for event in stream.events():
+            translator.handle(event.message)
 
     def request_rescore(reason: str, as_of: datetime | None) -> None:
         command = orjson.dumps({"reason": reason, "as_of": as_of and as_of.isoformat()})
@@ -237,6 +269,9 @@ class TableStore:
 
     def __setitem__(self, key: str, value: bytes) -> None:
         self.table[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
 
     def partition_slice(
         self, partition: int, after: str | None, limit: int

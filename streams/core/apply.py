@@ -17,23 +17,29 @@ from schemas.events import (
     EmailOpened,
     EmailUnsubscribed,
     FormSubmitted,
+    IdentityLinked,
     InputEvent,
+    LeadAssociated,
     LeadErased,
     LeadOutcome,
     LeadRecycled,
     LeadVerified,
+    PageViewed,
     Signup,
     SocialInteraction,
 )
 from streams.core import engagement
 from streams.core.model import ScoringModel
-from streams.core.records import SCANNER, Record, after_send_ms, event_key, message_key
+from streams.core.pages import page_of, session_page_key
+from streams.core.records import CRAWLER, SCANNER, Record, after_send_ms, event_key, message_key
 from streams.core.state import LeadState, Stamped, Tally
 
 Outcome = Literal["applied", "duplicate", "stale", "ignored_erased"]
 
 # Guarantee 2: at least this many recent event ids per lead are remembered.
 DEDUPE_WINDOW = 1000
+# Visitor ids a lead keeps (its erasure reaches their held views): browsers and devices.
+MAX_VISITORS = 64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -107,6 +113,7 @@ def erase(state: LeadState, ts: int, model: ScoringModel) -> None:
     state.published = None
     state.last_event = None
     state.outbox = []  # alerts carry contact details
+    state.visitors = []  # the step that erased tells them (step.forget)
     if len(state.records):
         engagement.rebuild(state, model.rules)
     else:  # the bare marker: nothing but the lead id and the erasure time
@@ -133,11 +140,29 @@ def _record(event: InputEvent, ts: int, key: int, model: ScoringModel) -> Record
             message=0 if event.message_id is None else message_key(event.message_id),
             after_ms=after_send_ms(after_send),
         )
+    if isinstance(event, PageViewed):
+        page = page_of(event.url)
+        return Record(
+            at=ts,
+            event=key,
+            kind=f"page.{model.page_kind(page.host, page.path)}",
+            flags=_page_agent_flags(event.user_agent, model),
+            message=session_page_key(event.session_id, page),
+        )
     if isinstance(event, SocialInteraction):
         return Record(at=ts, event=key, kind=f"social.{event.action}")
     if isinstance(event, EmailBounced):
         return Record(at=ts, event=key, kind=f"email.bounced.{event.bounce_type}")
     return Record(at=ts, event=key, kind=event.type)
+
+
+def _page_agent_flags(user_agent: str | None, model: ScoringModel) -> int:
+    """A crawler's view, or a mail gateway's rendering a link it scans: machine-made."""
+    if not user_agent:
+        return 0
+    if model.is_crawler_agent(user_agent):
+        return CRAWLER
+    return SCANNER if model.is_scanner_agent(user_agent) else 0
 
 
 def _is_scanner(user_agent: str | None, model: ScoringModel) -> bool:
@@ -178,6 +203,39 @@ def _update_profile(
             _signal(state, "opted_out", ts)  # a scanner following the link is not the person
     elif isinstance(event, LeadRecycled):
         recycle(state, ts, model)
+    elif isinstance(event, LeadAssociated):
+        _set_fields(
+            state,
+            ts,
+            key,
+            account_id=event.account_id,
+            company=event.company,
+            company_size=event.company_size,
+            industry=event.industry,
+            country=event.country,
+        )
+    elif isinstance(event, IdentityLinked):
+        _set_fields(
+            state,
+            ts,
+            key,
+            email=event.email,
+            first_name=event.first_name,
+            last_name=event.last_name,
+            job_title=event.job_title,
+            company=event.company,
+        )
+        _add_visitor(state, event.anonymous_id)
+    elif isinstance(event, PageViewed) and event.anonymous_id is not None:
+        _add_visitor(state, event.anonymous_id)
+
+
+def _add_visitor(state: LeadState, anonymous_id: str) -> None:
+    """Remember a visitor linked to the lead (a set: the smallest ids when there are more
+    than MAX_VISITORS, so any order of events keeps the same ones)."""
+    if anonymous_id in state.visitors:
+        return
+    state.visitors = sorted([*state.visitors, anonymous_id])[:MAX_VISITORS]
 
 
 def recycle(state: LeadState, ts: int, model: ScoringModel) -> None:

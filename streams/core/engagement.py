@@ -16,7 +16,17 @@ from bisect import bisect_left, bisect_right
 
 from streams.core import decay
 from streams.core.model import EngagementRules
-from streams.core.records import BURST, KIND_CODES, NO_SEND_TIME, SCANNER, Record, RecordLog
+from streams.core.records import (
+    BURST,
+    CRAWLER,
+    KIND_CODES,
+    NO_SEND_TIME,
+    PAGE_CODES,
+    REPEAT,
+    SCANNER,
+    Record,
+    RecordLog,
+)
 from streams.core.state import LeadState, Tally
 
 CLICK = KIND_CODES["email.clicked"]
@@ -26,11 +36,14 @@ MACHINE_KINDS = frozenset({"email.opened", "email.clicked", "email.unsubscribed"
 
 
 def machine_signal(kind: str, flags: int, after_ms: int, rules: EngagementRules) -> str | None:
-    """Why an open, click or unsubscribe looks machine-made (a mail security scanner)."""
+    """Why an open, click or unsubscribe looks machine-made (a mail security scanner), or
+    a page view (a crawler)."""
+    if flags & CRAWLER:
+        return "crawler"
+    if flags & SCANNER:  # set on apply for opens, clicks, unsubscribes and page views only
+        return "scanner_agent"
     if kind not in MACHINE_KINDS:
         return None
-    if flags & SCANNER:
-        return "scanner_agent"
     if after_ms != NO_SEND_TIME and after_ms < rules.min_after_ms:
         return "too_soon"
     return "burst" if flags & BURST else None
@@ -52,6 +65,7 @@ def sync(state: LeadState, rules: EngagementRules) -> bool:
 def rebuild(state: LeadState, rules: EngagementRules) -> None:
     log = state.records
     _mark_all_bursts(log, rules)
+    _mark_all_repeats(log, rules)
     state.tally = Tally(rules.key)
     newest = log.newest_at()
     for i in range(len(log)):
@@ -69,6 +83,8 @@ def add(state: LeadState, record: Record, rules: EngagementRules) -> None:
         return
     if record.kind == "email.clicked" and record.message:
         _rejudge_bursts(state, record.at, record.message, rules, new=record.event)
+    elif log.kind[i] in PAGE_CODES:
+        _rejudge_repeats(state, record.at, record.message, rules, new=record.event)
     _count(state, log[i], rules, after, +1)
 
 
@@ -80,6 +96,8 @@ def evict_oldest(state: LeadState, rules: EngagementRules) -> None:
     _count(state, gone, rules, newest, -1)
     if gone.kind == "email.clicked" and gone.message:
         _rejudge_bursts(state, gone.at, gone.message, rules)
+    elif KIND_CODES[gone.kind] in PAGE_CODES:
+        _rejudge_repeats(state, gone.at, gone.message, rules)
 
 
 def _epochs(newest: int, rules: EngagementRules) -> tuple[int, ...]:
@@ -98,6 +116,8 @@ def _count(
     if machine_signal(r.kind, r.flags, r.after_ms, rules) is not None:
         tally.machine += sign
         return
+    if r.flags & REPEAT:
+        return  # the same page again in its session: counted once
     weight = decay.weight(r.at, decay.epoch(newest, half_life), half_life)
     total = tally.sums.get(r.kind, 0) + sign * weight
     if total:
@@ -158,3 +178,49 @@ def _mark_all_bursts(log: RecordLog, rules: EngagementRules) -> None:
         for j, i in enumerate(indexes):
             if _in_burst(times, j, window, rules.burst_min_clicks):
                 log.flags[i] |= BURST
+
+
+def _rejudge_repeats(
+    state: LeadState, at: int, page: int, rules: EngagementRules, new: int | None = None
+) -> None:
+    """REPEAT status of the views of `page` (in its session) after a view added or evicted
+    at `at`: a view repeats when another view of it came before, within the window. Only
+    the views within one window after `at` can change (and the new view itself)."""
+    log = state.records
+    window = rules.repeat_window_us
+    near = [i for i in log.between(at - window, at + window) if _is_view_of(log, i, page)]
+    newest = log.newest_at()
+    for j, i in enumerate(near):
+        if log.at[i] < at:
+            continue
+        repeat = j > 0 and log.at[near[j - 1]] >= log.at[i] - window
+        flags = log.flags[i]
+        if bool(flags & REPEAT) == repeat:
+            continue
+        changed = flags | REPEAT if repeat else flags & ~REPEAT
+        if log.event[i] != new:
+            _count(state, log[i], rules, newest, -1)
+            log.flags[i] = changed
+            _count(state, log[i], rules, newest, +1)
+        else:
+            log.flags[i] = changed
+
+
+def _is_view_of(log: RecordLog, i: int, page: int) -> bool:
+    return log.message[i] == page and log.kind[i] in PAGE_CODES
+
+
+def _mark_all_repeats(log: RecordLog, rules: EngagementRules) -> None:
+    """Set every page view's REPEAT flag from scratch (grouped by page, in time order)."""
+    last_seen: dict[int, int] = {}
+    window = rules.repeat_window_us
+    for i in range(len(log)):
+        if log.kind[i] not in PAGE_CODES:
+            continue
+        page, at = log.message[i], log.at[i]
+        before = last_seen.get(page)
+        if before is not None and before >= at - window:
+            log.flags[i] |= REPEAT
+        else:
+            log.flags[i] &= ~REPEAT
+        last_seen[page] = at

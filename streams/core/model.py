@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
+from crawleruseragents import is_crawler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from streams.core.decay import half_life_us
@@ -35,7 +36,17 @@ ACTIVITIES = (
     "email.complained",
     "email.bounced.hard",
     "email.bounced.soft",
+    "page.pricing",
+    "page.demo",
+    "page.contact",
+    "page.product",
+    "page.docs",
+    "page.blog",
+    "page.careers",
+    "page.other",
 )
+# What a page rule can call a page: each kind is the activity `page.<kind>`.
+PAGE_KINDS = ("pricing", "demo", "contact", "product", "docs", "blog", "careers", "other")
 BOT_FLAGS = ("lowercase_name", "free_mail", "disposable_email", "honeypot", "fast_submit")
 
 _LOOKUP_CACHE_SIZE = 65536  # per model: distinct domains, user agents and job titles
@@ -81,10 +92,44 @@ class Machine(_Strict):
         return [a.lower() for a in agents if a.strip()]
 
 
+class PageRule(_Strict):
+    """URL patterns (case-insensitive regular expressions, searched in the URL's host and
+    path) -> a page kind. Both given: both must match; the first matching rule wins."""
+
+    kind: Literal["pricing", "demo", "contact", "product", "docs", "blog", "careers", "other"]
+    host: str | None = None
+    path: str | None = None
+
+    @field_validator("host", "path")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+    @model_validator(mode="after")
+    def _some_pattern(self) -> PageRule:
+        if self.host is None and self.path is None:
+            raise ValueError("a page rule needs a host or a path pattern")
+        return self
+
+
+class Pages(_Strict):
+    """How page views count: the rules, and how long a page viewed again in the same
+    session (or, without a session id, by the same lead) counts only once."""
+
+    rules: list[PageRule] = []
+    repeat_window_minutes: float = Field(30, ge=0)
+
+
 class Engagement(_Strict):
     half_life_days: float = Field(30, gt=0)
     activities: dict[str, Activity]
     machine: Machine = Machine()
+    pages: Pages = Pages()
 
     @field_validator("activities")
     @classmethod
@@ -197,10 +242,15 @@ class ScoringModel(_Strict):
         }
         min_after_ms = m.min_seconds_after_send * 1000
         window_us = m.burst_window_seconds * 1e6
-        text = repr((sorted(half_lives.items()), min_after_ms, window_us, m.burst_min_clicks))
+        repeat_us = e.pages.repeat_window_minutes * 60e6
+        text = repr(
+            (sorted(half_lives.items()), min_after_ms, window_us, m.burst_min_clicks, repeat_us)
+        )
         key = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
         spans = tuple(sorted(set(half_lives.values())))
-        return EngagementRules(half_lives, spans, min_after_ms, window_us, m.burst_min_clicks, key)
+        return EngagementRules(
+            half_lives, spans, min_after_ms, window_us, m.burst_min_clicks, repeat_us, key
+        )
 
     # Derived lookups for the scoring hot path (computed once per model, or cached per
     # input value in bounded dicts: the same answers as the plain code, without its cost).
@@ -245,6 +295,33 @@ class ScoringModel(_Strict):
 
         return bool(self._cached("agent", user_agent, compute))
 
+    def is_crawler_agent(self, user_agent: str) -> bool:
+        """A known crawler's user agent (the crawler-user-agents list, maintained upstream)."""
+        return bool(self._cached("crawler", user_agent, is_crawler))
+
+    def page_kind(self, host: str, path: str) -> str:
+        """The kind of a page: the first page rule that matches it, else "other"."""
+
+        def compute(page: str) -> str:
+            for rule, host_re, path_re in self.page_patterns:
+                if (host_re is None or host_re.search(host)) and (
+                    path_re is None or path_re.search(path)
+                ):
+                    return rule.kind
+            return "other"
+
+        kind: str = self._cached("page", f"{host}{path}", compute)
+        return kind
+
+    @cached_property
+    def page_patterns(
+        self,
+    ) -> list[tuple[PageRule, re.Pattern[str] | None, re.Pattern[str] | None]]:
+        def compiled(pattern: str | None) -> re.Pattern[str] | None:
+            return None if pattern is None else re.compile(pattern, re.IGNORECASE)
+
+        return [(r, compiled(r.host), compiled(r.path)) for r in self.engagement.pages.rules]
+
     def seniority_of(self, title: str) -> Seniority | None:
         """The first seniority whose pattern a (non-empty) job title matches."""
 
@@ -288,6 +365,7 @@ class EngagementRules(NamedTuple):
     min_after_ms: float  # an open or click sooner after its send is machine-made
     burst_window_us: float
     burst_min_clicks: int
+    repeat_window_us: float  # a page viewed again in its session within this counts once
     key: int  # fingerprint of the above, kept in each lead's state
 
 

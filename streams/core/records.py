@@ -39,12 +39,25 @@ KINDS: tuple[str, ...] = (
     "email.unsubscribed",
     "email.complained",
     "lead.recycled",
+    "page.pricing",
+    "page.demo",
+    "page.contact",
+    "page.product",
+    "page.docs",
+    "page.blog",
+    "page.careers",
+    "page.other",
+    "identity.linked",
+    "lead.associated",
 )
 KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
 
 # Flag bits of a record.
 SCANNER = 1  # opened or clicked by a known link scanner's user agent (judged on apply)
 BURST = 2  # a click in a burst across its message's links (kept up to date on each change)
+CRAWLER = 4  # a page viewed by a known crawler's user agent (judged on apply)
+REPEAT = 8  # a page viewed again within the repeat window of the same session (kept up to date)
+PAGE_CODES = frozenset(code for code, kind in enumerate(KINDS) if kind.startswith("page."))
 
 KEPT_ID_BYTES = 40  # version 1 kept longer ids as digests
 NO_SEND_TIME = -(2**31)  # `after_ms` of an event without `sent_at`
@@ -96,7 +109,7 @@ class Record(NamedTuple):
     event: int  # event_key(event_id)
     kind: str  # the event type; social.<action>, email.bounced.<bounce_type>
     flags: int = 0  # SCANNER | BURST
-    message: int = 0  # message_key of an email's message id (0: none)
+    message: int = 0  # message_key of an email's message id, or of a page in its session
     after_ms: int = NO_SEND_TIME  # an email's open, click or unsubscribe after sent_at
 
 

@@ -41,6 +41,7 @@ PROFILE_FIELDS: tuple[str, ...] = (
     "need",
     "timeline",
     "outcome",
+    "account_id",
 )
 _FIELD_CODES = {name: code for code, name in enumerate(PROFILE_FIELDS)}
 
@@ -116,6 +117,8 @@ class LeadState:
     last_position: Position | None = None  # the message that applied it (erasures: none)
     outbox: list[Sent] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
+    # Anonymous visitor ids seen linked to the lead (sorted): its erasure reaches them.
+    visitors: list[str] = field(default_factory=list)
 
     @property
     def last_event_us(self) -> int | None:
@@ -164,6 +167,7 @@ class LeadState:
                 self.tally.machine,
             ],
             self.recycled_at,  # fields are appended: older headers stop before them
+            self.visitors,
         ]
         packed: bytes = msgpack.packb(header, use_bin_type=True)
         # The records' columns follow the header raw: encoding and decoding them is one
@@ -194,6 +198,7 @@ class LeadState:
             outbox,
             (key, sums, machine),
             recycled_at,
+            visitors,
         ) = _padded(msgpack.unpackb(view[5:end], raw=False, strict_map_key=False))
         return cls(
             lead_id=lead_id,
@@ -211,6 +216,7 @@ class LeadState:
             last_position=_position(last_position),
             outbox=[Sent(cause, _unpack_alert(row), _position(p)) for cause, row, p in outbox],
             tally=Tally(key, {rec.KINDS[c]: sum_from_bytes(b) for c, b in sums}, machine),
+            visitors=list(visitors),  # a new list: the padding's default is shared
         )
 
 
@@ -253,8 +259,8 @@ def _unpack_alert(row: list[Any]) -> dict[str, Any]:
 
 
 # Header fields appended since version 2 first shipped, with their values in older states.
-_APPENDED: tuple[Any, ...] = (None,)  # recycled_at
-_HEADER_FIELDS = 14
+_APPENDED: tuple[Any, ...] = (None, [])  # recycled_at, visitors
+_HEADER_FIELDS = 15
 
 
 def _padded(header: list[Any]) -> list[Any]:

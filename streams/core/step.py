@@ -35,6 +35,8 @@ class Step:
     machine: str | None = None
     # The engagement sums were rebuilt (a new model): the state changed, write it.
     rebuilt: bool = False
+    # An erasure's visitors (anonymous ids): their held page views are to be dropped too.
+    forget: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -64,6 +66,7 @@ def process(
     had its outputs committed with its state (exactly_once): nothing is published again.
     """
     was_erased = state.erased_at
+    visitors = state.visitors
     outcome = apply_event(state, event, model)
     if outcome == "stale":  # counted beyond the window: a new count to publish
         step = rescore(state, model, now, cause=event)
@@ -80,7 +83,9 @@ def process(
     tombstone = state.erased_at != was_erased
     step = rescore(state, model, now, cause=event)
     step.tombstone = tombstone
-    if not erasure:
+    if erasure:
+        step.forget = visitors
+    else:
         at = to_us(event.occurred_at)
         i = state.records.find(at, key)
         step.machine = None if i is None else engagement.signal_at(state.records, i, model.rules)

@@ -34,13 +34,14 @@ import typer
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.outputs import ScoreUpdate
+from schemas.topics import VISITORS
 from streams.kafka.admin import admin_client, create_topics, probe_broker
 from streams.settings import Settings
 from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
 from streams.tools.simulate.faults import Faults
 from streams.tools.simulate.generator import generate
 from streams.tools.simulate.output import SendStats, send_to_kafka
-from streams.tools.tail import Board, View, follow, stop_on_signals
+from streams.tools.tail import Board, View, factors_text, follow, stop_on_signals
 from streams.tools.worker_process import WorkerError, WorkerProcess, free_port
 
 DEMO_DIR = Path("var/demo")
@@ -74,6 +75,8 @@ def parse_counts(text: str) -> WorkerCounts:
         for sample in family.samples:
             value, labels = int(sample.value), sample.labels
             if sample.name == "leadscore_events_total":
+                if labels["topic"] == VISITORS.name:
+                    continue  # the worker's own forwards, not messages the demo sent
                 counts.outcomes[labels["outcome"]] += value
             elif sample.name == "leadscore_dead_letters_total":
                 counts.dead_letters[labels["reason"]] += value
@@ -209,7 +212,7 @@ def summary(result: DemoResult, seed: int) -> str:
 
 
 def _lead_line(u: ScoreUpdate) -> str:
-    why = ", ".join(f"{f.factor} {f.points:+g}" for f in u.factors[:3])
+    why = factors_text(u, 3)
     flags = f" flags={','.join(u.bot_flags)}" if u.bot_flags else ""
     return f"{u.lead_id}  score {u.score}  grade {u.grade}  {u.stage}{flags}  why: {why}"
 

@@ -18,10 +18,11 @@ import orjson
 import typer
 
 from schemas.codec import DecodeError, encode, parse_event
+from schemas.events import IdentityLinked, InputEvent, PageViewed, lead_of, routing_key
 from schemas.outputs import Alert, ScoreUpdate
-from schemas.topics import FORMS, TOPIC_OF_TYPE
-from streams.core import LeadState, ScoringModel, process, to_us, too_far_ahead
-from streams.settings import MAX_FUTURE_SKEW_SECONDS
+from schemas.topics import FORMS, TOPIC_OF_TYPE, WEB
+from streams.core import LeadState, ScoringModel, process, to_us, too_far_ahead, visitors
+from streams.settings import MAX_FUTURE_SKEW_SECONDS, Settings
 
 
 def topic_for(raw: bytes) -> str:
@@ -40,6 +41,7 @@ class OfflineRun:
 
     scores: dict[str, ScoreUpdate] = field(default_factory=dict)
     states: dict[str, LeadState] = field(default_factory=dict)
+    visitors: dict[str, visitors.VisitorState] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     alert_log: list[Alert] = field(default_factory=list)  # every alert, in the order issued
@@ -60,15 +62,19 @@ def score_lines(
     model: ScoringModel,
     now: datetime | None = None,
     max_future_skew_seconds: float = MAX_FUTURE_SKEW_SECONDS,
+    max_visitor_views: int | None = None,
 ) -> OfflineRun:
     """Apply every line in order with the streaming core.
 
     A file has no broker timestamps: events are held to the worker's future-skew rule
     against `now` (default: when the run starts), as if every line had just been produced.
+    Anonymous views and links go through the visitors' core, as on the stream; what a
+    visitor forwards is applied to its lead at once (any order scores the same).
     """
     run = OfflineRun()
     now = now or datetime.now(UTC)
     reference_us, max_skew_us = to_us(now), int(max_future_skew_seconds * 1e6)
+    max_views = max_visitor_views or Settings.model_fields["visitor_max_views"].default
     for raw in lines:
         if not raw.strip():
             continue
@@ -80,17 +86,47 @@ def score_lines(
         if too_far_ahead(event, reference_us, max_skew_us) is not None:
             run.errors["future_event"] += 1
             continue
-        state = run.states.setdefault(event.lead_id, LeadState(event.lead_id))
-        step = process(state, event, model, now)
-        run.outcomes[step.outcome] += 1
-        if step.republish:  # a duplicate's outputs sent again: nothing new offline
-            continue
-        run.alert_log.extend(step.alerts)
-        if step.tombstone:
-            run.scores.pop(event.lead_id, None)
-        if step.score is not None:
-            run.scores[event.lead_id] = step.score
+        lead_id = lead_of(event)
+        if lead_id is None:
+            assert isinstance(event, PageViewed | IdentityLinked)
+            _visit(run, event, model, now, max_views)
+        else:
+            _apply(run, lead_id, event, model, now)
     return run
+
+
+def _apply(
+    run: OfflineRun, lead_id: str, event: InputEvent, model: ScoringModel, now: datetime
+) -> None:
+    state = run.states.setdefault(lead_id, LeadState(lead_id))
+    step = process(state, event, model, now)
+    run.outcomes[step.outcome] += 1
+    for anonymous_id in step.forget:
+        visitor = run.visitors.get(anonymous_id)
+        if visitor is not None:
+            visitors.forget(visitor, lead_id, state.erased_at or 0)
+    if step.republish:  # a duplicate's outputs sent again: nothing new offline
+        return
+    run.alert_log.extend(step.alerts)
+    if step.tombstone:
+        run.scores.pop(lead_id, None)
+    if step.score is not None:
+        run.scores[lead_id] = step.score
+
+
+def _visit(
+    run: OfflineRun,
+    event: PageViewed | IdentityLinked,
+    model: ScoringModel,
+    now: datetime,
+    max_views: int,
+) -> None:
+    anonymous_id = routing_key(event)
+    visitor = run.visitors.setdefault(anonymous_id, visitors.VisitorState(anonymous_id))
+    result = visitors.visit(visitor, event, max_views)
+    run.outcomes[result.outcome] += 1
+    for lead_id, value in result.forward:
+        _apply(run, lead_id, parse_event(value, WEB.name), model, now)
 
 
 def score(

@@ -96,7 +96,14 @@ _STAGE_STYLE = {"sql": "bold green", "mql": "green", "converted": "bold cyan",
 
 
 def factors_text(update: ScoreUpdate | Alert, n: int = TOP_FACTORS_SHOWN) -> str:
-    return ", ".join(f"{f.factor} {f.points:+g}" for f in update.factors[:n])
+    return ", ".join(f"{factor_label(f.factor)} {f.points:+g}" for f in update.factors[:n])
+
+
+def factor_label(factor: str) -> str:
+    """A factor as sales read it: a page kind's activity (page.pricing) is "pricing page";
+    any other factor keeps the name the model gives it."""
+    kind = factor.removeprefix("page.")
+    return f"{kind} page" if kind != factor else factor
 
 
 def leads_table(board: Board, top: int) -> Table:

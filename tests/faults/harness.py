@@ -105,14 +105,30 @@ def seeded_stream(seed: int = SEED, events: int = EVENTS, leads: int = LEADS) ->
             expected[lead_id] = None
         else:
             expected[lead_id] = fields(run.scores[lead_id].model_dump(mode="json"))
+    events = events_by_lead(valid)
+    return SeededStream(messages, source, expected, events, run.outcomes, run.alert_log)
+
+
+def events_by_lead(valid: list[bytes]) -> dict[str, list[tuple[str, str, bytes]]]:
+    """Each lead's distinct events (id, type, bytes) in stream order. A visitor's anonymous
+    views are its lead's (the first link names it: views reach the lead with its id set, as
+    the worker forwards them); views of a visitor never linked count for no lead."""
+    docs = [orjson.loads(value) for value in valid]
+    owner: dict[str, str] = {}
+    for doc in docs:
+        if doc["type"] == "identity.linked":
+            owner.setdefault(doc["anonymous_id"], doc["lead_id"])
     events: dict[str, list[tuple[str, str, bytes]]] = defaultdict(list)
     seen: set[str] = set()
-    for value in valid:
-        doc = orjson.loads(value)
-        if doc["event_id"] not in seen:
-            seen.add(doc["event_id"])
-            events[doc["lead_id"]].append((doc["event_id"], doc["type"], value))
-    return SeededStream(messages, source, expected, dict(events), run.outcomes, run.alert_log)
+    for doc, value in zip(docs, valid, strict=True):
+        lead = doc.get("lead_id") or owner.get(doc.get("anonymous_id", ""))
+        if lead is None or doc["event_id"] in seen:
+            continue
+        seen.add(doc["event_id"])
+        if doc["type"] == "page.viewed" and "lead_id" not in doc:
+            value = orjson.dumps({**doc, "lead_id": lead})
+        events[lead].append((doc["event_id"], doc["type"], value))
+    return dict(events)
 
 
 def fields(score: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """A synthetic history export with a planted answer: which activities lead to customers.
 
-Each lead gets hidden traits (overall buying intent, email and social
-habits), activity counts driven by those traits (so counts are correlated the
-way real ones are: clicks need opens, a lead who comments also likes), a
+Each lead gets hidden traits (overall buying intent, email, social and browsing
+habits, looking for a job), activity counts driven by those traits (so counts are
+correlated the way real ones are: clicks need opens, a lead who comments also
+likes, a lead who reads the blog also reads the docs), a
 profile, and an outcome drawn from a logistic model in which each activity has
 a known effect (`PLANTED_EFFECTS`). Calibration should recover that ordering
 from the rows alone. Pure Python and streamed, one row at a time.
@@ -37,6 +38,16 @@ PLANTED_EFFECTS: dict[str, float] = {
     "email.complained": -2.0,
     "email.bounced.hard": -2.5,
     "email.bounced.soft": 0.0,
+    # Web pages by kind: buying pages say most, reading pages little, and a job seeker on
+    # the careers pages is not a buyer.
+    "page.demo": 1.6,
+    "page.pricing": 1.4,
+    "page.contact": 1.2,
+    "page.product": 0.5,
+    "page.docs": 0.3,
+    "page.blog": 0.05,
+    "page.other": 0.0,
+    "page.careers": -1.2,
 }
 
 PROFILE_FIELDS = (
@@ -103,6 +114,7 @@ def _lead(rnd: random.Random, lead_id: str) -> dict[str, str | int]:
     intent = rnd.gauss(0, 1)
     counts = {**_email_counts(rnd, intent), **_social_counts(rnd, intent)}
     counts.update(_email_status_counts(rnd, intent))
+    counts.update(_web_counts(rnd, intent))
     counts["signup"] = poisson(rnd, math.exp(-0.9 + 0.25 * intent))
     counts["form.submitted"] = poisson(rnd, math.exp(-2.0 + 0.6 * intent))
     profile, fit_log_odds = _profile(rnd, intent)
@@ -148,6 +160,29 @@ def _social_counts(rnd: random.Random, intent: float) -> dict[str, int]:
         "social.share": poisson(rnd, math.exp(-1.8 + 0.5 * active + 0.2 * intent)),
         "social.comment": poisson(rnd, math.exp(-2.0 + 0.2 * active + 0.3 * intent)),
         "social.mention": poisson(rnd, math.exp(-2.6 + 0.3 * active + 0.2 * intent)),
+    }
+
+
+def _web_counts(rnd: random.Random, intent: float) -> dict[str, int]:
+    """Page views by kind, of the views that reached the lead (an identified visitor's).
+
+    A third of the leads were never seen on the site under their identity. The others
+    differ in how much they browse, which drives the reading pages; intent drives the
+    buying pages; job seekers (a few) keep going back to the careers pages.
+    """
+    if rnd.random() < 0.35:
+        return {k: 0 for k in ACTIVITIES if k.startswith("page.")}
+    browse = rnd.gauss(0, 1)
+    careers = -3.0 + (2.5 if rnd.random() < 0.08 else 0.0)
+    return {
+        "page.pricing": poisson(rnd, math.exp(-1.8 + 0.1 * browse + 0.7 * intent)),
+        "page.demo": poisson(rnd, math.exp(-2.8 + 0.1 * browse + 0.8 * intent)),
+        "page.contact": poisson(rnd, math.exp(-2.8 + 0.1 * browse + 0.6 * intent)),
+        "page.product": poisson(rnd, math.exp(-0.8 + 0.5 * browse + 0.3 * intent)),
+        "page.docs": poisson(rnd, math.exp(-1.2 + 0.6 * browse + 0.1 * intent)),
+        "page.blog": poisson(rnd, math.exp(-0.5 + 0.6 * browse)),
+        "page.other": poisson(rnd, math.exp(0.5 * browse)),
+        "page.careers": poisson(rnd, math.exp(careers + 0.2 * browse)),
     }
 
 

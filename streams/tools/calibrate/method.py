@@ -178,12 +178,23 @@ def model_text(
 
 
 def _activities(base: ScoringModel, cal: Calibration) -> dict[str, dict[str, float]]:
-    acts = {a: Activity(points=f.points, cap=f.cap) for a, f in cal.activities.items()}
+    # A history has counts, not times: how fast an activity fades (a pricing page's
+    # half-life) stays the base model's.
+    known = base.engagement.activities
+    acts = {
+        a: Activity(points=f.points, cap=f.cap, half_life_days=_half_life(known, a))
+        for a, f in cal.activities.items()
+    }
     for name in cal.missing:  # no evidence in the export: earns nothing (reported as a warning)
-        acts[name] = Activity(points=0, cap=0)
+        acts[name] = Activity(points=0, cap=0, half_life_days=_half_life(known, name))
     # The base model's order first, so a diff against it reads line by line.
     order = [*base.engagement.activities, *sorted(acts.keys() - base.engagement.activities.keys())]
     return {a: acts[a].model_dump() for a in order}
+
+
+def _half_life(activities: dict[str, Activity], name: str) -> float | None:
+    base = activities.get(name)
+    return None if base is None else base.half_life_days
 
 
 def _dump(doc: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from streams.tools.simulate.faults import Faults, SimEvent
 from streams.tools.simulate.generator import generate
 from streams.tools.simulate.output import SendStats, progress_bar, send_to_kafka, write_jsonl
 from streams.tools.simulate.personas import PERSONA_SHARES
+from streams.tools.simulate.web import CRAWLER_SHARE
 
 EVENTS_PER_LEAD = 12  # the default run size when neither --events nor --duration is given
 
@@ -25,6 +26,9 @@ HELP = (
     "Send realistic simulated lead traffic to Kafka (or write it as JSONL).\n\n"
     f"Personas (share of leads): {_PERSONAS}. Event times spread over the last --days days; "
     "buyers' activity rises towards the end.\n\n"
+    "Leads browse the vendor's site (leads.web) as anonymous visitors until their first form "
+    "links their cookie to them (identity.linked); crawlers add about "
+    f"{CRAWLER_SHARE:.0%} of the messages, anonymous views that never identify.\n\n"
     "Faults (--duplicates, --out-of-order, --malformed) are probabilities per event; "
     "malformed messages are extra, broken copies that the worker must dead-letter.\n\n"
     "The same --seed (and --now) gives the same messages."

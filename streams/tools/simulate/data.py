@@ -1,4 +1,5 @@
-"""Static vocabulary of the simulator: names, companies, titles, user agents, forms.
+"""Static vocabulary of the simulator: names, companies, titles, user agents, forms, the
+vendor's web site.
 
 Small hand-picked lists: the simulator needs plausible variety, not a census. Every email
 domain here passes email_validator (no .test/.local); free-mail and disposable domains are
@@ -71,9 +72,63 @@ LIST_IDS = ("newsletter", "product-updates", "events")
 SOCIAL_NETWORKS = ("linkedin", "linkedin", "linkedin", "x", "youtube", "facebook", "instagram")
 SOCIAL_ACTIONS = ("like", "like", "like", "follow", "share", "comment", "click", "mention")
 
-LANDING_PAGES = ("pricing", "case-studies/northwind", "blog/lead-scoring-101", "product/tour",
+# The vendor's web site. ".example" is reserved (RFC 2606): never a real site.
+WWW = "https://www.northwind-analytics.example"
+DOCS = "https://docs.northwind-analytics.example"
+CAREERS = "https://careers.northwind-analytics.example"
+URL_BASE = f"{WWW}/"
+# Campaign links point at these pages of the site (paths under URL_BASE).
+LANDING_PAGES = ("pricing", "case-studies/bluepeak", "blog/lead-scoring-101", "product/tour",
                  "webinars/q3-roadmap", "docs/integrations", "demo")  # fmt: skip
-URL_BASE = "https://www.example.com/"  # RFC 2606: reserved for examples, never a real site
+
+# (kind, url, title) of every page: the kind is what the default model's page rules make
+# of the URL (tests hold the two together), so personas can prefer kinds of pages.
+SITE = (
+    ("other", f"{WWW}/", "Northwind Analytics | Real-time lead scoring"),
+    ("other", f"{WWW}/about", "About us | Northwind Analytics"),
+    ("other", f"{WWW}/security", "Security and compliance | Northwind Analytics"),
+    ("other", f"{WWW}/webinars/q3-roadmap", "Webinar: the Q3 roadmap | Northwind Analytics"),
+    ("pricing", f"{WWW}/pricing", "Pricing | Northwind Analytics"),
+    ("pricing", f"{WWW}/pricing/enterprise", "Enterprise plan | Northwind Analytics"),
+    ("pricing", f"{WWW}/plans/compare", "Compare plans | Northwind Analytics"),
+    ("demo", f"{WWW}/demo", "Book a demo | Northwind Analytics"),
+    ("demo", f"{WWW}/free-trial", "Start your free trial | Northwind Analytics"),
+    ("contact", f"{WWW}/contact", "Contact us | Northwind Analytics"),
+    ("contact", f"{WWW}/contact-sales", "Talk to sales | Northwind Analytics"),
+    ("product", f"{WWW}/product", "Product overview | Northwind Analytics"),
+    ("product", f"{WWW}/product/tour", "Product tour | Northwind Analytics"),
+    ("product", f"{WWW}/features/integrations", "Integrations | Northwind Analytics"),
+    ("product", f"{WWW}/customers", "Customers | Northwind Analytics"),
+    ("product", f"{WWW}/case-studies/bluepeak", "How Bluepeak doubled its pipeline"),
+    ("docs", f"{WWW}/docs/integrations", "Integration guide | Northwind Analytics"),
+    ("docs", f"{DOCS}/", "Documentation | Northwind Analytics"),
+    ("docs", f"{DOCS}/getting-started", "Getting started | Northwind Analytics Docs"),
+    ("docs", f"{DOCS}/api/events", "Events API reference | Northwind Analytics Docs"),
+    ("blog", f"{WWW}/blog", "Blog | Northwind Analytics"),
+    ("blog", f"{WWW}/blog/lead-scoring-101", "Lead scoring 101 | Northwind Analytics"),
+    ("blog", f"{WWW}/blog/bant-in-2026", "Is BANT still useful in 2026? | Northwind Analytics"),
+    ("blog", f"{WWW}/resources/ebook-pipeline-playbook", "E-book: The pipeline playbook"),
+    ("blog", f"{WWW}/resources/whitepaper-intent-data", "Whitepaper: Intent data, explained"),
+    ("careers", f"{CAREERS}/", "Careers at Northwind Analytics"),
+    ("careers", f"{CAREERS}/jobs/senior-data-engineer", "Senior Data Engineer | Careers"),
+    ("careers", f"{CAREERS}/jobs/account-executive", "Account Executive | Careers"),
+    ("careers", f"{WWW}/careers", "Join us | Northwind Analytics"),
+)
+# The page a form sits on (viewed just before it is submitted).
+FORM_PAGES = {
+    "demo-request": f"{WWW}/demo",
+    "contact-us": f"{WWW}/contact",
+    "pricing-inquiry": f"{WWW}/contact-sales",
+    "ebook-download": f"{WWW}/resources/ebook-pipeline-playbook",
+    "webinar-registration": f"{WWW}/webinars/q3-roadmap",
+    "whitepaper": f"{WWW}/resources/whitepaper-intent-data",
+    "newsletter": f"{WWW}/blog",
+}
+SEARCH_REFERRERS = ("https://www.google.com/", "https://www.google.com/", "https://www.bing.com/",
+                    "https://duckduckgo.com/")  # fmt: skip
+SOCIAL_REFERRERS = ("https://www.linkedin.com/", "https://www.linkedin.com/", "https://t.co/")
+# A click in webmail sends the mail site as referrer; desktop and phone mail apps send none.
+WEBMAIL_REFERRERS = ("https://mail.google.com/", "https://outlook.office.com/", None, None)
 
 HUMAN_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -95,4 +150,35 @@ SCANNER_AGENTS = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "HeadlessChrome/122.0 Safari/537.36",
     "python-requests/2.31.0",
+)
+# People's browsers (the mail app above is not one); each lead keeps one, with its cookie.
+BROWSER_AGENTS = (
+    *(agent for agent in HUMAN_AGENTS if agent.startswith("Mozilla/")),
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36 Edg/124.0",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Mobile Safari/537.36",
+)
+# Gateways that open links in a sandboxed headless browser run the site's tag, so only they
+# leave page views; they say so in their agent (the crawler list knows these).
+RENDERING_SCANNER_AGENTS = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/122.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/124.0.6367.60 Safari/537.36",
+)
+# Real crawlers' agents as they visit sites: sample traffic, not a detection list (the core
+# asks the maintained crawler-user-agents list; a test checks it knows each of these).
+CRAWLER_AGENTS = (
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, "
+    "like Gecko) Chrome/124.0.6367.207 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
+    "+http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+    "+https://openai.com/gptbot)",
 )

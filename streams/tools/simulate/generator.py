@@ -4,12 +4,13 @@ No Kafka or file I/O here: `generate` yields `SimEvent`s (contract topic, key, v
 that the `leadscore simulate` command sends to Kafka or writes as JSONL, and that the
 benchmarks reuse.
 
-A run is a population of `leads` leads living through the last `days` days. Events are
-planned per lead (personas.py), then merged in event-time order, so buyers warm up as the
-stream goes on and their demo requests come late, as in real life. With `events` set, the
-repeat activity is sized so the run has exactly that many messages (faults included);
-longer runs go on with more activity of the same leads, in rounds of bounded size so memory
-stays flat. With `events=None` the stream never ends: each round is a new population.
+A run is a population of `leads` leads living through the last `days` days, and crawlers
+visiting the site (web.py). Events are planned per lead (personas.py), then merged in
+event-time order, so buyers warm up as the stream goes on and their demo requests come
+late, as in real life. With `events` set, the repeat activity is sized so the run has
+exactly that many messages (faults included); longer runs go on with more activity of the
+same leads, in rounds of bounded size so memory stays flat. With `events=None` the stream
+never ends: each round is a new population.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from schemas.topics import TOPIC_OF_TYPE
+from streams.tools.simulate import web
 from streams.tools.simulate.faults import Faults, SimEvent, inject
 from streams.tools.simulate.personas import (
     DAY,
@@ -71,11 +74,12 @@ def _clean(
     seed: int, leads: int, events: int | None, days: float, faults: Faults, end: float
 ) -> Iterator[SimEvent]:
     start = end - days * DAY
+    window = (start, end)
     campaigns = campaign_calendar(random.Random(f"{seed}/campaigns"), start, end)
     if events is None:
         for number in itertools.count():
             population = _population(seed, number, leads, start, end)
-            yield from _round(seed, number, population, campaigns, end, None, True)
+            yield from _round(seed, number, population, campaigns, window, None, True)
         return
     # Faults add messages; plan a little more than needed, `generate` cuts the stream exactly.
     wanted = math.ceil(events / (1 + faults.extra_share) * 1.02) + 10
@@ -83,7 +87,7 @@ def _clean(
     made = 0
     for number in itertools.count():
         budget = min(ROUND_CAP, max(wanted - made, 1000))
-        for event in _round(seed, number, population, campaigns, end, budget, number == 0):
+        for event in _round(seed, number, population, campaigns, window, budget, number == 0):
             made += 1
             yield event
 
@@ -102,26 +106,37 @@ def _round(
     number: int,
     population: Sequence[Lead],
     campaigns: Sequence[Campaign],
-    end: float,
+    window: tuple[float, float],
     budget: int | None,
     milestones: bool,
 ) -> Iterator[SimEvent]:
     """One round's events in event-time order. `budget` None: each lead's natural activity."""
     rng = random.Random(f"{seed}/round/{number}")
+    crawls = web.crawls(random.Random(f"{seed}/{number}/crawlers"), len(population), window, budget)
     planners = [
-        LeadPlanner(random.Random(f"{seed}/{number}/{i}"), lead, campaigns, end)
+        LeadPlanner(random.Random(f"{seed}/{number}/{i}"), lead, campaigns, window[1])
         for i, lead in enumerate(population)
     ]
-    plans = [p.milestones() if milestones else [] for p in planners]
-    _add_activity(rng, population, planners, plans, budget)
-    planned: list[tuple[float, int, int, Planned]] = []
-    for i, (planner, plan) in enumerate(zip(planners, plans, strict=True)):
-        if milestones and planner.lead.erased and plan:
-            plan.append(planner.erasure(max(at for at, _ in plan)))
-        planned.extend((item[0], i, n, item) for n, item in enumerate(plan))
+    lead_budget = None if budget is None else budget - len(crawls)
+    plans = _lead_plans(rng, planners, lead_budget, milestones)
+    plans.append(crawls)  # planned by no lead: its index is past the population's end
+    planned = [(item[0], i, n, item) for i, plan in enumerate(plans) for n, item in enumerate(plan)]
     planned.sort(key=lambda entry: entry[:3])
     for _at, i, _n, item in planned:
-        yield _render(rng, population[i], item)
+        yield _render(rng, population[i] if i < len(population) else None, item)
+
+
+def _lead_plans(
+    rng: random.Random, planners: Sequence[LeadPlanner], budget: int | None, milestones: bool
+) -> list[list[Planned]]:
+    """Each lead's planned events of the round: milestones (first round), repeat activity,
+    and the erasure after everything else of an erased lead."""
+    plans = [p.milestones() if milestones else [] for p in planners]
+    _add_activity(rng, [p.lead for p in planners], planners, plans, budget)
+    for planner, plan in zip(planners, plans, strict=True):
+        if milestones and planner.lead.erased and plan:
+            plan.append(planner.erasure(max(at for at, _ in plan)))
+    return plans
 
 
 def _add_activity(
@@ -168,23 +183,36 @@ def _activity(planner: LeadPlanner, units: int) -> list[Planned]:
     return [item for kind in kinds for item in planner.unit(kind)]
 
 
-def _render(rng: random.Random, lead: Lead, item: Planned) -> SimEvent:
+def _render(rng: random.Random, lead: Lead | None, item: Planned) -> SimEvent:
+    """The message of a planned event of `lead` (None: a crawler's view)."""
     at, body = item
     doc = {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "lead_id": lead.lead_id,
+        "lead_id": None if lead is None else lead.lead_id,
         "type": body["type"],
         "occurred_at": rfc3339(at),
     }
     doc.update((k, rfc3339(v) if k == "sent_at" else v) for k, v in body.items() if k != "type")
+    if doc["lead_id"] is None:
+        del doc["lead_id"]  # a visitor not known (yet): its view carries the cookie id only
     return SimEvent(
         topic=TOPIC_OF_TYPE[doc["type"]],
-        key=lead.lead_id.encode(),
+        key=message_key(doc).encode(),
         value=orjson.dumps(doc),
-        lead_id=lead.lead_id,
-        persona=lead.persona,
+        lead_id=None if lead is None else lead.lead_id,
+        persona="crawler" if lead is None else lead.persona,
         kind=doc["type"],
     )
+
+
+def message_key(doc: dict[str, Any]) -> str:
+    """The contract's key (schemas.events.routing_key) of an event document, without
+    validating it: a link's and an anonymous view's is the visitor's cookie id."""
+    if doc["type"] == "identity.linked" or "lead_id" not in doc:
+        key: str = doc["anonymous_id"]
+        return key
+    lead_id: str = doc["lead_id"]
+    return lead_id
 
 
 def rfc3339(unix: float) -> str:

@@ -35,7 +35,8 @@ class SendStats:
         self.sent += 1
         self.by_topic[event.topic] += 1
         self.by_fault[event.fault or "clean"] += 1
-        self.lead_ids.add(event.lead_id)
+        if event.lead_id is not None:  # a crawler's view is no lead's
+            self.lead_ids.add(event.lead_id)
 
     @property
     def rate(self) -> float:

@@ -1,10 +1,18 @@
 """Who the simulated leads are and what they do: one persona per lead, planned as events.
 
 A lead's events are planned in two parts:
-- milestones, at most once per lead (list signup, forms, verification, outcome), and
-- repeat activity in "units" (an open, a click, a social interaction, a mail scanner's burst
-  across one message's links, a bot's extra form), whose number the generator sets so that a
-  run has the number of events asked for.
+- milestones, at most once per lead (list signup, forms, verification, outcome, and on the
+  web the visit that ends in each form and the identity link at the first form), and
+- repeat activity in "units" (an open, a click and the visit it lands on, a social
+  interaction, a visit of the site, a mail scanner's burst across one message's links, a
+  bot's extra form), whose number the generator sets so that a run has the number of events
+  asked for.
+
+On the web a person is first a visitor: its browser's cookie id (`anonymous_id`) is all its
+page views carry until it submits its first form, when an `identity.linked` ties the cookie
+to the lead. Later views carry the lead id too, except some sessions whose tag does not
+identify the visitor again (they reach the lead through the link). Bots post their forms
+without browsing.
 
 Everything is a pure function of a `random.Random`, so a seed reproduces a run exactly.
 Times are float Unix seconds until the event is rendered.
@@ -21,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from streams.tools.simulate import data as d
+from streams.tools.simulate import web
+from streams.tools.simulate.sampling import poisson
 
 Persona = Literal["buyer", "tyre_kicker", "student", "bot", "scanned"]
 
@@ -41,14 +51,34 @@ REPEAT_UNITS: dict[Persona, float] = {
     "scanned": 2.5,
 }
 # What one repeat unit is, by persona (weights).
-UnitKind = Literal["open", "click", "social", "scan", "form", "signup"]
+UnitKind = Literal["open", "click", "social", "visit", "scan", "form", "signup"]
 UNIT_MIX: dict[Persona, dict[UnitKind, float]] = {
-    "buyer": {"open": 0.45, "click": 0.30, "social": 0.25},
-    "tyre_kicker": {"open": 0.65, "click": 0.20, "social": 0.15},
-    "student": {"open": 0.50, "click": 0.15, "social": 0.35},
+    "buyer": {"open": 0.35, "click": 0.25, "social": 0.15, "visit": 0.25},
+    "tyre_kicker": {"open": 0.50, "click": 0.15, "social": 0.10, "visit": 0.25},
+    "student": {"open": 0.35, "click": 0.10, "social": 0.25, "visit": 0.30},
     "bot": {"form": 0.6, "signup": 0.4},
-    "scanned": {"scan": 0.75, "open": 0.25},
+    "scanned": {"scan": 0.70, "open": 0.20, "visit": 0.10},
 }
+# What a visit goes on to see, by persona (weights of page kinds): buyers weigh prices and
+# demos, tyre-kickers read, students read and look for jobs. Bots do not browse.
+PAGE_INTEREST: dict[Persona, dict[str, float]] = {
+    "buyer": {"pricing": 4, "demo": 2, "contact": 1.5, "product": 4, "docs": 1.5, "blog": 1,
+              "careers": 0.1, "other": 1},
+    "tyre_kicker": {"pricing": 1, "demo": 0.3, "contact": 0.3, "product": 2.5, "docs": 2.5,
+                    "blog": 3, "careers": 0.3, "other": 1},
+    "student": {"pricing": 0.3, "demo": 0.1, "contact": 0.1, "product": 1, "docs": 1.5,
+                "blog": 4, "careers": 2, "other": 1},
+    "bot": {},
+    "scanned": {"pricing": 0.5, "demo": 0.2, "contact": 0.2, "product": 1.5, "docs": 1,
+                "blog": 2.5, "careers": 0.3, "other": 1},
+}  # fmt: skip
+# Job seekers (a trait, not a persona: shares of students and tyre-kickers) keep going back
+# to the careers pages.
+JOB_SEEKER_SHARE: dict[Persona, float] = {"student": 0.5, "tyre_kicker": 0.08}
+JOB_SEEKER_CAREERS = 8.0
+# Sessions after the link whose views carry only the cookie id (a subdomain or an app
+# without the identify call): they count for the lead through the link.
+ANONYMOUS_AFTER_LINK = 0.25
 GATEWAY_SHARE = 0.2  # buyers and tyre-kickers behind a scanning gateway
 ERASED_SHARE = 0.015  # leads that ask to be forgotten (lead.erased) at the end
 HUMAN_MIN_DELAY = 120.0  # people open mail minutes after it is sent, scanners in seconds
@@ -82,6 +112,10 @@ class Lead:
     industry: str | None = None
     gateway: bool = False
     erased: bool = False
+    anonymous_id: str = ""  # the visitor cookie id of the lead's browser
+    browser: str = ""  # its user agent
+    job_seeker: bool = False
+    linked_at: float | None = None  # its first form: the cookie is linked to the lead (milestones)
 
     @property
     def human(self) -> bool:
@@ -103,6 +137,7 @@ def campaign_calendar(rng: random.Random, start: float, end: float) -> list[Camp
 
 
 def _link(rng: random.Random, campaign: str) -> str:
+    # Tracked campaign links: the page and the campaign, as marketing tools write them.
     return f"{d.URL_BASE}{rng.choice(d.LANDING_PAGES)}?utm_source=email&utm_campaign={campaign}"
 
 
@@ -114,6 +149,8 @@ def make_lead(rng: random.Random, persona: Persona, start: float, end: float) ->
     first, last = rng.choice(d.FIRST_NAMES), rng.choice(d.LAST_NAMES)
     lead_id = f"lead-{rng.getrandbits(48):012x}"
     lead = Lead(lead_id, persona, arrived, first, last, "", "US")
+    lead.anonymous_id, lead.browser = web.anonymous_id(rng), rng.choice(d.BROWSER_AGENTS)
+    lead.job_seeker = rng.random() < JOB_SEEKER_SHARE.get(persona, 0.0)
     _PROFILES[persona](rng, lead)
     return lead
 
@@ -232,7 +269,8 @@ class LeadPlanner:
     def milestones(self) -> list[Planned]:
         plan = _MILESTONES[self.lead.persona](self)
         plan += _email_status(self, plan)
-        return [p for p in plan if p[0] <= self.end]
+        plan = [p for p in plan if p[0] <= self.end]
+        return plan + _web_milestones(self, plan)
 
     def unit(self, kind: UnitKind) -> list[Planned]:
         return _UNITS[kind](self)
@@ -283,6 +321,44 @@ class LeadPlanner:
     def human_delay(self) -> float:
         """Minutes to days after sending (log-normal, median about two hours)."""
         return max(HUMAN_MIN_DELAY, self.rng.lognormvariate(math.log(7200), 1.3))
+
+    @property
+    def interest(self) -> dict[str, float]:
+        interest = PAGE_INTEREST[self.lead.persona]
+        if self.lead.job_seeker:
+            return {**interest, "careers": JOB_SEEKER_CAREERS}
+        return interest
+
+    def pages(self, first: web.Page | None = None) -> list[web.Page]:
+        """A visit's pages: `first` (or one of interest), then a few more of interest."""
+        more = web.pick_pages(self.rng, self.interest, poisson(self.rng, web.EXTRA_PAGES_MEAN))
+        return [first or web.pick_pages(self.rng, self.interest, 1)[0], *more]
+
+    def visit(
+        self,
+        start: float,
+        pages: Sequence[web.Page],
+        referrer: str | None,
+        entry_url: str | None = None,
+    ) -> list[Planned]:
+        """A session of the lead's browser, each view as the site saw it (see `seen`)."""
+        views = web.session(self.rng, pages, start, referrer, self.lead.browser, entry_url)
+        return self.as_seen(views, self.rng.random() < ANONYMOUS_AFTER_LINK)
+
+    def as_seen(self, views: list[Planned], unidentified: bool) -> list[Planned]:
+        """The views within the lead's life and the window, each as the site saw it."""
+        lead = self.lead
+        return [self.seen(v, unidentified) for v in views if lead.arrived <= v[0] <= self.end]
+
+    def seen(self, view: Planned, unidentified: bool) -> Planned:
+        """Before the link the view carries the cookie id alone (keyed by it); after, the
+        lead id too, unless the session does not identify the visitor again."""
+        at, doc = view
+        doc["anonymous_id"] = self.lead.anonymous_id
+        linked = self.lead.linked_at
+        if linked is None or at < linked or unidentified:
+            doc["lead_id"] = None  # rendered without a lead id: the visitor is not known
+        return view
 
 
 # --- milestones by persona ---------------------------------------------------------------
@@ -400,6 +476,38 @@ _MILESTONES: dict[Persona, Callable[[LeadPlanner], list[Planned]]] = {
     "scanned": _scanned_milestones,
 }
 
+
+def _web_milestones(p: LeadPlanner, plan: list[Planned]) -> list[Planned]:
+    """The visit that ends in each form, and at the first form the identity link (the
+    form's email names the visitor). Sets `lead.linked_at`, which later rounds reuse."""
+    if not p.lead.human:
+        return []
+    forms = sorted((item for item in plan if item[1]["type"] == "form.submitted"), key=_time)
+    if not forms:
+        return []  # never identified: its views stay the visitor's
+    p.lead.linked_at = forms[0][0]
+    link = {"type": "identity.linked", "anonymous_id": p.lead.anonymous_id}
+    out: list[Planned] = [(p.lead.linked_at, link)]
+    for at, doc in forms:
+        out += _form_visit(p, at, doc)
+    return out
+
+
+def _form_visit(p: LeadPlanner, at: float, form: Doc) -> list[Planned]:
+    """A visit ending on the form's page, left while the form was being filled in."""
+    entry, referrer = web.entry(p.rng, p.interest)
+    pages = [entry] if p.rng.random() < 0.6 else []  # else straight to the form (a link, a tab)
+    pages.append(web.form_page(form["form_id"]))
+    # Timed from 0, then moved to end on the form's page as the filling-in begins.
+    views = web.session(p.rng, pages, 0.0, referrer, p.lead.browser)
+    shift = at - form["fill_seconds"] - p.rng.uniform(1, 5) - max(t for t, _ in views)
+    return p.as_seen([(t + shift, doc) for t, doc in views], unidentified=False)
+
+
+def _time(item: Planned) -> float:
+    return item[0]
+
+
 # --- bounces, unsubscribes, complaints, recycling -----------------------------------------
 
 # Per persona: (hard bounce, soft bounce, unsubscribe, spam complaint) shares of leads.
@@ -467,13 +575,26 @@ def _open_unit(p: LeadPlanner) -> list[Planned]:
 
 
 def _click_unit(p: LeadPlanner) -> list[Planned]:
+    """A person's click, and mostly the visit it opens on the site."""
     campaign = p._pick_campaign()
     if campaign is None:
         return _social_unit(p)
     url = p.rng.choice(campaign.links)
     delay = p.human_delay() + p.rng.uniform(5, 600)
     planned = p.click(campaign, delay, url, p.rng.choice(d.HUMAN_AGENTS))
-    return [planned] if planned else []
+    if planned is None:
+        return []
+    if p.rng.random() >= web.CLICK_LANDS:
+        return [planned]
+    pages = p.pages(web.page_of_link(url))
+    start = planned[0] + p.rng.uniform(1, 6)
+    return [planned, *p.visit(start, pages, p.rng.choice(d.WEBMAIL_REFERRERS), url)]
+
+
+def _visit_unit(p: LeadPlanner) -> list[Planned]:
+    """A visit of the site from a search, a social post or the address bar."""
+    entry, referrer = web.entry(p.rng, p.interest)
+    return p.visit(p.when(), p.pages(entry), referrer)
 
 
 def _social_unit(p: LeadPlanner) -> list[Planned]:
@@ -493,11 +614,23 @@ def _scan_unit(p: LeadPlanner) -> list[Planned]:
     start = rng.uniform(2, 60)
     opened = p.open_(campaign, start, agent)
     plan = [opened] if opened else []
+    renders = rng.random() < web.SCANNER_RENDERS
     for url in campaign.links:
         clicked = p.click(campaign, start + rng.uniform(0.1, 4.0), url, agent)
         if clicked:
             plan.append(clicked)
+        if clicked and renders:
+            plan.append(_rendered(p, clicked[0], url))
     return plan
+
+
+def _rendered(p: LeadPlanner, clicked_at: float, url: str) -> Planned:
+    """The gateway's headless browser loads a followed link: a page view with the lead id
+    of the tracked link, in a sandbox without cookies, with a crawler's agent."""
+    agent = p.rng.choice(d.RENDERING_SCANNER_AGENTS)
+    session_id = f"sess-{p.rng.getrandbits(64):016x}"
+    at = min(clicked_at + p.rng.uniform(0.3, 3.0), p.end)
+    return web.view(at, web.page_of_link(url), url, None, session_id, agent)
 
 
 def _form_unit(p: LeadPlanner) -> list[Planned]:
@@ -512,16 +645,19 @@ _UNITS: dict[UnitKind, Callable[[LeadPlanner], list[Planned]]] = {
     "open": _open_unit,
     "click": _click_unit,
     "social": _social_unit,
+    "visit": _visit_unit,
     "scan": _scan_unit,
     "form": _form_unit,
     "signup": _signup_unit,
 }
-# Events one unit produces on average (a scan is an open plus 3-5 clicks).
+# Events one unit produces on average (a scan is an open plus 3-5 clicks, and when the
+# gateway renders the pages, a view of each).
 UNIT_EVENTS: dict[UnitKind, float] = {
     "open": 1.0,
-    "click": 1.0,
+    "click": 1.0 + web.CLICK_LANDS * web.VISIT_EVENTS,
     "social": 1.0,
-    "scan": 5.0,
+    "visit": web.VISIT_EVENTS,
+    "scan": 5.0 + web.SCANNER_RENDERS * 4.0,
     "form": 1.0,
     "signup": 1.0,
 }
