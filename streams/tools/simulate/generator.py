@@ -37,12 +37,12 @@ from streams.tools.simulate.personas import (
     Campaign,
     Lead,
     LeadPlanner,
-    Planned,
     campaign_calendar,
     events_per_unit,
     make_lead,
     unit_mix,
 )
+from streams.tools.simulate.plan import Planned
 from streams.tools.simulate.sampling import poisson
 
 ROUND_CAP = 100_000  # clean events planned at once (memory), longer runs take more rounds

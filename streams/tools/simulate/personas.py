@@ -26,10 +26,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from streams.tools.simulate import data as d
 from streams.tools.simulate import web
+from streams.tools.simulate.plan import Doc, Planned
 from streams.tools.simulate.sampling import poisson
 
 Persona = Literal["buyer", "tyre_kicker", "student", "bot", "scanned"]
@@ -83,9 +84,6 @@ GATEWAY_SHARE = 0.2  # buyers and tyre-kickers behind a scanning gateway
 ERASED_SHARE = 0.015  # leads that ask to be forgotten (lead.erased) at the end
 HUMAN_MIN_DELAY = 120.0  # people open mail minutes after it is sent, scanners in seconds
 DAY = 86400.0
-
-Doc = dict[str, Any]
-Planned = tuple[float, Doc]  # (occurred_at, event document without ids and time)
 
 
 @dataclass(frozen=True, slots=True)

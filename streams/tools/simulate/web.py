@@ -14,13 +14,10 @@ import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from streams.tools.simulate import data as d
+from streams.tools.simulate.plan import Planned
 from streams.tools.simulate.sampling import poisson
-
-if TYPE_CHECKING:
-    from streams.tools.simulate.personas import Planned
 
 EXTRA_PAGES_MEAN = 1.5  # pages after the first of a visit (Poisson)
 RELOAD_SHARE = 0.08  # views followed by a reload of the same page, in the same session
