@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import Topic
@@ -20,18 +29,39 @@ COMMIT_INTERVAL_DEFAULTS: dict[str, float] = {"at_least_once": 2.8, "exactly_onc
 # How far after its message's broker timestamp an event may be dated (guarantee 8); the
 # offline scorer and the test pipeline use the same default.
 MAX_FUTURE_SKEW_SECONDS = 86400.0
+# Bind addresses that mean "every interface": no peer can reach a worker at them.
+ANY_ADDRESS = ("0.0.0.0", "::")
+# Names a machine may call itself that point back at whoever resolves them.
+LOOPBACK_NAMES = ("localhost", "ip6-localhost", "ip6-loopback")
 
 
 class Settings(BaseSettings):
     """One settings model; the README's configuration table mirrors it."""
 
-    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", extra="ignore")
+    # populate_by_name: Settings(web_bind=...) works beside the aliased variables.
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSCORE_", extra="ignore", populate_by_name=True
+    )
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     app_id: str = Field("leadscore", description="Faust app id = consumer group id")
     data_dir: Path = Field(Path("var/worker"), description="worker-local state (RocksDB)")
-    web_host: str = Field("127.0.0.1", description="address the worker's HTTP server binds")
+    # LEADSCORE_WEB_HOST is this setting's former name, still read (LEADSCORE_WEB_BIND wins).
+    web_bind: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        validation_alias=AliasChoices("LEADSCORE_WEB_BIND", "LEADSCORE_WEB_HOST"),
+        description="address the worker's HTTP server binds (0.0.0.0 in containers)",
+    )
     web_port: int = Field(6066, ge=1, le=65535, description="worker HTTP port")
+    # Faust's table routing (GET /leads/{id} on a worker that does not own the lead) forwards
+    # to the owner's advertised URL: it must be one every peer can reach. None: derived, see
+    # effective_advertised_url (a property, so a copy with another port or bind follows).
+    advertised_url: str | None = Field(
+        None,
+        description="URL peers reach this worker's HTTP server at, e.g. http://worker-1:6066 "
+        "[default: http://WEB_BIND:WEB_PORT, the host name when binding 0.0.0.0 or ::]",
+    )
     store: Literal["rocksdb://", "memory://"] = Field("rocksdb://", description="table store")
     # RocksDB keeps one database per table partition; each has its own block cache and
     # write buffers (README: sizing). Faust's defaults (2 GiB cache, 3 x 64 MiB buffers per
@@ -98,6 +128,29 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", description="worker log level")
 
+    @field_validator("advertised_url")
+    @classmethod
+    def _check_advertised_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("not a valid URL (check its host and port)") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be an http:// or https:// URL with a host, e.g. http://worker-1:6066"
+            )
+        if parts.username is not None:
+            raise ValueError("must not carry credentials")
+        if parts.path or parts.query or parts.fragment:
+            raise ValueError("must be scheme, host and port only, e.g. http://worker-1:6066")
+        if not port:
+            raise ValueError("must name the port (1-65535), e.g. http://worker-1:6066")
+        return value
+
     @model_validator(mode="after")
     def _check_security(self) -> Settings:
         uses_sasl = self.security_protocol.startswith("SASL_")
@@ -113,6 +166,25 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def effective_advertised_url(self) -> str:
+        """The URL peers use to reach this worker (Faust's canonical_url): the setting, else
+        http://WEB_BIND:WEB_PORT, or the machine's host name when the bind is every interface
+        (0.0.0.0 or ::), which no peer could use."""
+        if self.advertised_url is not None:
+            return self.advertised_url
+        host = self.web_bind
+        if host in ANY_ADDRESS:
+            host = machine_name()
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"http://{host}:{self.web_port}"
+
+    @property
+    def web_host(self) -> str:
+        """The former name of `web_bind` (read-only)."""
+        return self.web_bind
+
+    @property
     def effective_commit_interval(self) -> float:
         """The commit period in force: the setting, else the guarantee's default."""
         if self.commit_interval_seconds is not None:
@@ -125,6 +197,15 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
+def machine_name() -> str:
+    """This machine's name as peers would look it up: its fully qualified name, else its
+    host name (getfqdn() says `localhost` on hosts whose name maps to a loopback address)."""
+    fqdn = socket.getfqdn()
+    if fqdn and fqdn.partition(".")[0] not in LOOPBACK_NAMES:
+        return fqdn
+    return socket.gethostname()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (read once; tests build their own Settings)."""
@@ -135,7 +216,11 @@ def settings_error(exc: ValidationError) -> str:
     """A one-line description naming the variables, never their values (secrets)."""
     parts = []
     for err in exc.errors():
-        var = "".join(f"LEADSCORE_{str(p).upper()}" for p in err["loc"][:1])
+        # A field's name, or the variable itself for a field read under aliases (web_bind).
+        var = "".join(
+            str(p).upper() if str(p).upper().startswith("LEADSCORE_") else f"LEADSCORE_{p}".upper()
+            for p in err["loc"][:1]
+        )
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{var}: {msg}" if var else msg)
     return "; ".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -112,3 +113,45 @@ def test_prometheus_sees_leadscore_counters(worker: WorkerProcess, prometheus: s
     rules = json.loads(_get(f"{prometheus}/api/v1/rules") or b"{}")
     names = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
     assert "LeadscoreWorkerDown" in names and "LeadscoreDeadLetterRateHigh" in names
+
+
+def test_metrics_pass_promtool_check(worker: WorkerProcess) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not on PATH: `make test` installs it (deploy/install-tool.sh)"
+    settings: Settings = worker.settings
+    n = 10
+    events = [
+        Record(f"lint-{i}", orjson.dumps({"event_id": f"l{i}", "lead_id": f"lint-{i}",
+               "type": "email.clicked", "occurred_at": "2026-11-20T10:00:00Z"}))
+        for i in range(n)
+    ]  # fmt: skip
+    events.append(Record("lint-bad", b"{oops"))  # a dead letter: its series too
+    asyncio.run(produce(settings.kafka_bootstrap, settings.topic("leads.email-clicks"), events))
+
+    def scrape() -> str:
+        status, body = worker.get("/metrics")
+        assert status == 200, f"/metrics answered {status}"
+        return body.decode()
+
+    def scored() -> bool:
+        return all(worker.get(f"/leads/lint-{i}")[0] == 200 for i in range(n))
+
+    def committed() -> bool:
+        found = re.search(
+            r"^leadscore_faust_consumer_commit_latency_seconds_count (\S+)$", scrape(), re.M
+        )
+        return found is not None and float(found.group(1)) > 0
+
+    # Lint what a busy worker exposes: events applied, a dead letter, an offset commit timed.
+    _wait(scored, 45, f"GET /leads/lint-0..{n - 1} all 200")
+    _wait(committed, 30, "an offset commit timed on /metrics")
+    text = scrape()
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    problems = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and not problems, (
+        f"promtool check metrics exited {result.returncode}:\n{problems}"
+    )
+    assert "_created" not in text, "prometheus_client's _created series are exposed"
+    assert not re.search(r"^leadscore_faust_\w*_ms(_|\s)", text, re.M), "a Faust series in ms"

@@ -6,7 +6,14 @@ never a lead id, an email or free text.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# No `<name>_created` series. In the text format Prometheus scrapes, prometheus_client adds
+# one beside every counter and histogram child (each label set): a Unix time of creation
+# that no rule or dashboard reads (rate() and increase() handle resets without it), which
+# would double the worker's series. A process-wide switch read at every scrape, so it
+# covers Faust's sensor too; the worker imports this module before it serves /metrics.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 EVENTS = Counter("leadscore_events", "Input messages by topic and outcome", ["topic", "outcome"])
 DEAD_LETTERS = Counter("leadscore_dead_letters", "Dead-lettered messages by reason", ["reason"])

@@ -16,6 +16,7 @@ import logging
 import shutil
 import ssl
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -106,9 +107,11 @@ def new_app(settings: Settings) -> faust.App:
         broker_credentials=broker_credentials(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
-        web_host=settings.web_host,
+        # The server binds web_bind; peers (table routing, GET /leads/{id}) reach this worker
+        # at its advertised URL, which must never be 0.0.0.0 (settings.py derives one).
+        web_bind=settings.web_bind,
         web_port=settings.web_port,
-        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        canonical_url=settings.effective_advertised_url,
         # Only the worker's own pages (/healthz, /readyz, /metrics, /leads/{id}), see _App.
         web_tables_enabled=False,  # would serve raw lead state, personal data included
         web_router_enabled=False,  # cluster topology; table_route does not need it
@@ -245,7 +248,12 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     # Faust's decorators are untyped; applied as calls they keep our functions typed.
     if settings.sweep_interval_seconds > 0:
         app.timer(settings.sweep_interval_seconds, name="sweep")(sweep)
+
+    async def keep_ready_current() -> None:
+        await report_readiness(app)
+
     app.task(watch_model)
+    app.task(keep_ready_current)
 
     _add_web(app, table, pipeline)
     install_sensor(app)
@@ -355,8 +363,7 @@ def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
     @app.page("/readyz")
     class Ready(View):
         async def get(self, request: Request) -> Response:
-            ready = is_ready(app)
-            metrics.READY.set(1 if ready else 0)
+            ready = update_ready(app)
             return self.json({"ready": ready}, status=200 if ready else 503)
 
     async def lead(view: View, request: Request, lead_id: str) -> Response:
@@ -384,6 +391,27 @@ def is_ready(app: faust.App) -> bool:
     return started and recovered and not app.rebalancing
 
 
+# How often the worker refreshes leadscore_ready itself (Prometheus scrapes every 15 s or so).
+READY_INTERVAL_SECONDS = 1.0
+
+
+def update_ready(app: faust.App) -> bool:
+    """is_ready(app), also set on the leadscore_ready gauge."""
+    ready = is_ready(app)
+    metrics.READY.set(1 if ready else 0)
+    return ready
+
+
+async def report_readiness(app: faust.App, interval: float = READY_INTERVAL_SECONDS) -> None:
+    """Keep the leadscore_ready gauge current without a prober: /readyz sets it too, but a
+    worker nobody probes (compose, a bare process) would report 0 for ever. A plain loop
+    rather than app.timer, whose drift notices would log every busy second; it runs until
+    the worker stops (Faust cancels its tasks)."""
+    while True:
+        update_ready(app)
+        await asyncio.sleep(interval)
+
+
 class Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
@@ -403,11 +431,16 @@ def forget_local_state(tables: Path) -> None:
         shutil.rmtree(tables)
 
 
-def run_worker(settings: Settings) -> None:
-    """Start a worker in the foreground (the `leadscore worker` command)."""
+def run_worker(settings: Settings, preflight: AbstractContextManager[object] | None = None) -> None:
+    """Start a worker in the foreground (the `leadscore worker` command).
+
+    `preflight` wraps the start-up checks against the broker, and only those: the command
+    passes one that turns an unreachable broker or refused credentials into one line.
+    """
     model = ScoringModel.load(settings.model_path)
     back_off_failed_metadata_updates()
-    asyncio.run(check_worker_topics(settings))
+    with preflight or nullcontext():
+        asyncio.run(check_worker_topics(settings))
     app, _ = create_app(settings, model)
     if settings.processing_guarantee == "exactly_once":
         forget_local_state(Path(app.conf.tabledir))

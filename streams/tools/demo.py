@@ -239,7 +239,7 @@ def demo_settings(base: Settings, prefix: str, data_dir: Path) -> Settings:
             "topic_prefix": prefix,
             "app_id": f"{prefix}leadscore",
             "data_dir": data_dir,
-            "web_host": "127.0.0.1",
+            "web_bind": "127.0.0.1",
             "web_port": free_port(),
         }
     )

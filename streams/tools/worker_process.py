@@ -66,7 +66,7 @@ class WorkerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.web_host}:{self.settings.web_port}"
+        return f"http://{self.settings.web_bind}:{self.settings.web_port}"
 
     @property
     def pid(self) -> int | None:
