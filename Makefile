@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint unit kafka-up kafka-down bench promtool kcat clean
+.PHONY: install demo test lint unit kafka-up kafka-down bench promtool kcat lock clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
@@ -31,6 +31,11 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not kafka and not faults"
+
+# requirements.lock: the runtime dependencies the image installs, pinned to what .venv has
+# (upgrade one with `$(BIN)/pip install -U NAME`, test, then `make lock`).
+lock: $(STAMP)
+	$(BIN)/python deploy/lock.py
 
 # promtool (Debian's prometheus package) runs the alert-rule unit tests.
 promtool:

@@ -1,8 +1,10 @@
-"""Deployment files: Prometheus rules and config, Grafana, Docker, docker-compose, Kubernetes.
+"""Deployment files: Prometheus rules and config, Alertmanager, Grafana, the runbook, Docker
+and its lockfile, docker-compose, Kubernetes.
 
-Fast and offline: no Kafka, no Docker, no cluster. Schemas come from installed packages
-(check-jsonschema's vendored compose-spec schema, kubernetes-validate's Kubernetes schemas);
-promtool comes from Debian's `prometheus` package, which `make test` installs.
+Fast and offline: no Kafka, no Docker, no cluster, no package index. Schemas come from
+installed packages (check-jsonschema's vendored compose-spec schema, kubernetes-validate's
+Kubernetes schemas); promtool comes from Debian's `prometheus` package, which `make test`
+installs; the lockfile is checked against pyproject.toml and the installed packages' metadata.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +26,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -35,6 +41,10 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 K8S = DEPLOY / "k8s"
+ALERTMANAGER_CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+PYPROJECT = ROOT / "pyproject.toml"
+LOCKFILE = ROOT / "requirements.lock"
 
 JOB = "leadscore"
 WEB_PORT = 6066
@@ -55,8 +65,22 @@ BUSINESS_METRICS = {
     "leadscore_leads_in_state": "gauge",
     "leadscore_ready": "gauge",
     "leadscore_model_info": "gauge",
+    "leadscore_model_rejected": "counter",
+    "leadscore_republished": "counter",
+    "leadscore_visitors_held": "gauge",
+    "leadscore_visitor_views": "counter",
+    "leadscore_segment_messages": "counter",
 }
 FAUST_PREFIX = "leadscore_faust"
+# prometheus_client's process collector (on Linux), served on the same /metrics.
+PROCESS_METRICS = {
+    "process_resident_memory_bytes": "gauge",
+    "process_virtual_memory_bytes": "gauge",
+    "process_cpu_seconds": "counter",
+    "process_open_fds": "gauge",
+    "process_max_fds": "gauge",
+    "process_start_time_seconds": "gauge",
+}
 # Series Prometheus itself adds to every scrape.
 SYNTHETIC_METRICS = {"up"}
 
@@ -73,20 +97,53 @@ def _exposed(name: str, kind: str) -> set[str]:
     return {name}
 
 
-@cache
-def allowed_metrics() -> frozenset[str]:
-    """Every series name the worker exposes, Faust's sensor included, plus `up`."""
-    from faust.sensors.prometheus import FaustMetrics
+def _faust_families() -> set[tuple[str, str]]:
+    """(name, type) of the Faust sensor's metric families as the worker registers them."""
     from prometheus_client import CollectorRegistry
 
+    from streams.app import sensor
+
     registry = CollectorRegistry()
-    FaustMetrics.create(registry, FAUST_PREFIX)
-    names = set(SYNTHETIC_METRICS)
-    for family in registry.collect():
-        names |= _exposed(family.name, family.type)
-    for name, kind in BUSINESS_METRICS.items():
+    create = getattr(sensor, "faust_metrics", None)
+    if create is not None:
+        create(registry, FAUST_PREFIX)
+    else:  # the sensor before its latency histograms moved to seconds
+        from faust.sensors.prometheus import FaustMetrics
+
+        FaustMetrics.create(registry, FAUST_PREFIX)
+    return {(family.name, family.type) for family in registry.collect()}
+
+
+@cache
+def recorded_metrics() -> frozenset[str]:
+    """Series the rules file records itself (recording rules)."""
+    doc = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    return frozenset(
+        rule["record"] for group in doc["groups"] for rule in group["rules"] if "record" in rule
+    )
+
+
+@cache
+def allowed_metrics() -> frozenset[str]:
+    """Every series name the worker exposes (Faust's sensor and the process collector
+    included), plus `up` and the rules' recorded series."""
+    names = set(SYNTHETIC_METRICS) | recorded_metrics()
+    for name, kind in _faust_families():
+        names |= _exposed(name, kind)
+    for name, kind in (BUSINESS_METRICS | PROCESS_METRICS).items():
         names |= _exposed(name, kind)
     return frozenset(names)
+
+
+def test_the_worker_registers_the_metric_contract() -> None:
+    """BUSINESS_METRICS and PROCESS_METRICS are what the worker's /metrics registry holds."""
+    from prometheus_client import REGISTRY
+
+    import streams.app.metrics  # noqa: F401  # registers the business metrics
+
+    registered = {family.name: family.type for family in REGISTRY.collect()}
+    for name, kind in (BUSINESS_METRICS | PROCESS_METRICS).items():
+        assert registered.get(name) == kind, f"{name}: {registered.get(name)}, expected {kind}"
 
 
 PROMQL_KEYWORDS = {
@@ -170,6 +227,7 @@ def test_yaml_files_exist() -> None:
     relative = {path.relative_to(ROOT).as_posix() for path in yaml_files()}
     for expected in (
         "docker-compose.yml",
+        "deploy/alertmanager/alertmanager.yml",
         "deploy/prometheus/prometheus.yml",
         "deploy/prometheus/rules/leadscore.rules.yml",
         "deploy/prometheus/tests/leadscore.rules.test.yml",
@@ -227,12 +285,16 @@ def rules() -> list[dict[str, Any]]:
 
 EXPECTED_ALERTS = {
     "LeadscoreWorkerDown",
+    "LeadscoreWorkerNotReady",
     "LeadscoreConsumerLagGrowing",
     "LeadscoreDeadLetterRateHigh",
     "LeadscoreNoEventsApplied",
     "LeadscoreAlertDeliveryFailing",
     "LeadscoreScoreLatencyHigh",
+    "LeadscoreModelRejected",
+    "LeadscoreMemoryNearLimit",
 }
+MEMORY_LIMIT_RECORD = "leadscore:memory_limit_bytes"
 
 
 def test_alert_rules_are_complete_and_safe() -> None:
@@ -241,10 +303,92 @@ def test_alert_rules_are_complete_and_safe() -> None:
     for name, rule in by_name.items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
         assert set(rule["labels"]) <= {"severity"}, f"{name}: unexpected labels"
-        for key in ("summary", "description", "runbook"):
-            assert rule["annotations"].get(key), f"{name}: no {key} annotation"
+        assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}, name
+        for key in ("summary", "description", "runbook_url"):
+            assert rule["annotations"][key], f"{name}: empty {key} annotation"
+        assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), f"{name}: no `for:`"
         check_expr(rule["expr"], name)
         assert f'job="{JOB}"' in rule["expr"], f"{name}: must select job={JOB}"
+
+
+def test_recording_rules() -> None:
+    """The only recording rule is the memory limit, a constant labelled job="leadscore"."""
+    recorded = {rule["record"]: rule for rule in rules() if "record" in rule}
+    assert set(recorded) == {MEMORY_LIMIT_RECORD}
+    expr = recorded[MEMORY_LIMIT_RECORD]["expr"]
+    assert f'"job", "{JOB}"' in expr
+    assert memory_limit_recorded() > 0
+    used = " ".join(rule["expr"] for rule in rules() if "alert" in rule)
+    assert MEMORY_LIMIT_RECORD in metric_names(used), "recorded but no alert uses it"
+
+
+def memory_limit_recorded() -> int:
+    """The constant leadscore:memory_limit_bytes records (bytes)."""
+    (rule,) = [rule for rule in rules() if rule.get("record") == MEMORY_LIMIT_RECORD]
+    match = re.search(r"vector\((\d+)\)", rule["expr"])
+    assert match, rule["expr"]
+    return int(match.group(1))
+
+
+# ------------------------------------------------------------------ the runbook
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a document's headings (lower case, punctuation dropped)."""
+    anchors = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*$", markdown, re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_github_anchors() -> None:
+    assert github_anchors("# leadscore runbook\n## LeadscoreWorkerDown\n## First look, any\n") == {
+        "leadscore-runbook",
+        "leadscoreworkerdown",
+        "first-look-any",
+    }
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    text = RUNBOOK.read_text(encoding="utf-8")
+    anchors = github_anchors(text)
+    bases = set()
+    for rule in rules():
+        if "alert" not in rule:
+            continue
+        url = rule["annotations"]["runbook_url"]
+        base, _, anchor = url.partition("#")
+        bases.add(base)
+        assert anchor == rule["alert"].lower(), f"{rule['alert']}: links #{anchor}"
+        assert anchor in anchors, f"{rule['alert']}: docs/runbook.md has no section #{anchor}"
+    # One base for every link, an address of docs/runbook.md, and documented in it.
+    (base,) = bases
+    assert re.fullmatch(r"https://\S+/docs/runbook\.md", base), base
+    assert base in text, "docs/runbook.md must name the link base the rules use"
+    # Every alert has a section, and every alert section is an alert.
+    sections = set(re.findall(r"^## (Leadscore\w+)$", text, re.MULTILINE))
+    assert sections == EXPECTED_ALERTS
+
+
+def test_runbook_commands_exist() -> None:
+    """The `leadscore X Y` commands the runbook names are commands of the CLI."""
+    text = RUNBOOK.read_text(encoding="utf-8")
+    named = {f"{group} {command}" for group, command in re.findall(r"`leadscore (\w+) (\w+)", text)}
+    assert named
+    # The CLI's command tree, from a fresh process (registering the tools mutates the app).
+    script = (
+        "import json, typer.main, streams.cli as c; c.register_commands(); "
+        "g = typer.main.get_command(c.app); "
+        "print(json.dumps([f'{n} {s}' for n, cmd in g.commands.items() "
+        "for s in getattr(cmd, 'commands', {})]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    missing = named - set(json.loads(result.stdout))
+    assert not missing, f"docs/runbook.md names commands the CLI lacks: {sorted(missing)}"
 
 
 def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
@@ -265,6 +409,46 @@ def test_prometheus_scrapes_the_worker() -> None:
     assert targets == [f"worker:{WEB_PORT}"]
     rule_files = [(PROM_CONFIG.parent / f).resolve() for f in config["rule_files"]]
     assert RULES_FILE.resolve() in rule_files
+
+
+def test_prometheus_sends_alerts_to_alertmanager() -> None:
+    config = yaml.safe_load(PROM_CONFIG.read_text(encoding="utf-8"))
+    targets = [
+        target
+        for manager in config["alerting"]["alertmanagers"]
+        for static in manager["static_configs"]
+        for target in static["targets"]
+    ]
+    assert targets == ["alertmanager:9093"]
+    service = compose()["services"]["alertmanager"]
+    assert re.fullmatch(r"prom/alertmanager:v\d+\.\d+\.\d+", service["image"])
+    assert "9093:9093" in service["ports"]
+    source = ALERTMANAGER_CONFIG.relative_to(ROOT).as_posix()
+    assert f"./{source}:/etc/alertmanager/alertmanager.yml:ro" in service["volumes"]
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in service["command"]
+    assert "alertmanager" in compose()["services"]["prometheus"]["depends_on"]
+
+
+def test_alertmanager_config() -> None:
+    """Every route ends at a defined receiver; no credential is written in the file.
+    (`amtool check-config deploy/alertmanager/alertmanager.yml` checks the rest.)"""
+    text = ALERTMANAGER_CONFIG.read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    receivers = [receiver["name"] for receiver in config["receivers"]]
+    assert len(receivers) == len(set(receivers))
+
+    def walk(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield route
+        for child in route.get("routes", []):
+            yield from walk(child)
+
+    assert config["route"]["receiver"] in receivers
+    for route in walk(config["route"]):
+        assert route.get("receiver", config["route"]["receiver"]) in receivers
+    # Secrets are mounted files (`*_file` settings), never values, even in comments.
+    for key in ("api_url", "password", "auth_password", "routing_key", "service_key", "token"):
+        assert not re.search(rf"^\s*#?\s*-?\s*{key}:", text, re.MULTILINE), key
+    assert "hooks.slack.com" not in text
 
 
 # ------------------------------------------------------------------ Grafana
@@ -370,12 +554,42 @@ def test_grafana_provisioning() -> None:
 # ------------------------------------------------------------------ Docker
 
 
+# python:3.11.<patch>-slim-<debian>, optionally @sha256:<digest>: never a moving tag.
+PINNED_PYTHON_IMAGE = r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?"
+
+
 def test_dockerfile() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     lines = [line.strip() for line in text.splitlines()]
-    froms = [line.split()[1] for line in lines if line.startswith("FROM ")]
-    assert froms and all(image == "python:3.11-slim" for image in froms)
-    assert any(re.fullmatch(r"RUN pip install (--no-cache-dir )?\.", line) for line in lines)
+    args = dict(
+        line.removeprefix("ARG ").split("=", 1)
+        for line in lines
+        if line.startswith("ARG ") and "=" in line
+    )
+    froms = [
+        re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], line.split()[1])
+        for line in lines
+        if line.startswith("FROM ")
+    ]
+    assert len(froms) == 2 and len(set(froms)) == 1, froms  # build and run on one base
+    assert re.fullmatch(PINNED_PYTHON_IMAGE, froms[0]), f"base image not pinned: {froms[0]}"
+
+    # Dependencies from the lockfile in their own layer, before any code is copied; then the
+    # project itself without dependencies.
+    def index(pattern: str) -> int:
+        found = [i for i, line in enumerate(lines) if re.fullmatch(pattern, line)]
+        assert len(found) == 1, f"expected one line matching {pattern!r}"
+        return found[0]
+
+    copy_lock = index(r"COPY requirements\.lock \./")
+    install_lock = index(r"RUN pip install (--no-cache-dir )?--no-deps -r requirements\.lock")
+    copy_code = [
+        i for i, line in enumerate(lines) if re.match(r"COPY (streams|schemas|pyproject)", line)
+    ]
+    install_project = index(r"RUN pip install (--no-cache-dir )?--no-deps \.( && pip check)?")
+    assert copy_lock < install_lock < min(copy_code)
+    assert max(copy_code) < install_project
+    assert "LEADSCORE_WEB_BIND=0.0.0.0" in text
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     assert f"EXPOSE {WEB_PORT}" in lines
@@ -397,6 +611,78 @@ def test_dockerignore_keeps_what_pip_install_needs() -> None:
         for source in sources.split():
             source = source.rstrip("*")  # README.md* copies the file only when it exists
             assert f"!{source}" in lines or f"!{source}/" in lines, source
+
+
+# ------------------------------------------------------------------ the lockfile
+
+
+def lockfile_pins() -> dict[str, tuple[str, str]]:
+    """requirements.lock: canonical name -> (name as written, version); `==` pins only."""
+    pins: dict[str, tuple[str, str]] = {}
+    for number, raw in enumerate(LOCKFILE.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        requirement = Requirement(line)
+        (spec,) = requirement.specifier
+        assert spec.operator == "==" and "*" not in spec.version, f"line {number}: {raw}"
+        assert not requirement.extras and requirement.marker is None, f"line {number}: {raw}"
+        key = canonicalize_name(requirement.name)
+        assert key not in pins, f"line {number}: {requirement.name} pinned twice"
+        pins[key] = (requirement.name, spec.version)
+    return pins
+
+
+def project_dependencies() -> list[Requirement]:
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    return [Requirement(text) for text in project["dependencies"]]
+
+
+def runtime_closure() -> set[str]:
+    """Canonical names of the installed distributions the runtime dependencies need,
+    transitively (extras followed, markers evaluated for this interpreter), found from the
+    installed packages' metadata: no index, no network."""
+    seen: dict[str, set[str]] = {}  # name -> extras already followed
+    todo = [r for r in project_dependencies() if r.marker is None or r.marker.evaluate()]
+    while todo:
+        requirement = todo.pop()
+        key = canonicalize_name(requirement.name)
+        followed = seen.get(key)
+        if followed is not None and set(requirement.extras) <= followed:
+            continue
+        extras = (followed or set()) | set(requirement.extras)
+        seen[key] = extras
+        for text in metadata.distribution(requirement.name).requires or []:
+            child = Requirement(text)
+            if child.marker is None or any(
+                child.marker.evaluate({"extra": extra}) for extra in extras | {""}
+            ):
+                todo.append(child)
+    return set(seen)
+
+
+def test_lockfile_pins_every_runtime_dependency_within_pyproject() -> None:
+    pins = lockfile_pins()
+    for requirement in project_dependencies():
+        key = canonicalize_name(requirement.name)
+        assert key in pins, f"{requirement.name} is not pinned in requirements.lock (make lock)"
+        version = pins[key][1]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements.lock pins {requirement.name}=={version}, pyproject.toml says "
+            f"{requirement} (make lock)"
+        )
+
+
+def test_lockfile_is_the_runtime_closure() -> None:
+    """Every package the runtime needs is pinned, and nothing else (no stale entries, no
+    development tools)."""
+    pinned = set(lockfile_pins())
+    closure = runtime_closure()
+    assert not closure - pinned, f"not pinned (make lock): {sorted(closure - pinned)}"
+    assert not pinned - closure, f"stale or not runtime (make lock): {sorted(pinned - closure)}"
+    for tool in ("pytest", "mypy", "ruff", "hypothesis", "faker", "jsonschema", "py-spy"):
+        assert tool not in pinned, tool
+    assert "leadscore" not in pinned  # the image installs the project itself, --no-deps
 
 
 # ------------------------------------------------------------------ docker-compose
@@ -436,10 +722,54 @@ def test_compose_schema_rejects_a_broken_file() -> None:
     assert not compose_validator().is_valid(broken)
 
 
+def compose_bytes(value: str | int) -> int:
+    """A compose memory size (1g, 512m, 1024k, bytes): powers of 1024, as Docker reads it."""
+    match = re.fullmatch(r"(\d+)\s*([bkmg]?)b?", str(value).lower())
+    assert match, value
+    return int(match.group(1)) * 1024 ** "bkmg".index(match.group(2) or "b")
+
+
+def k8s_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity: 512Mi, 1Gi (binary) or 1G, 500M (decimal) or bytes."""
+    match = re.fullmatch(r"(\d+)([KMGT]i|[kMGT])?", quantity)
+    assert match, quantity
+    suffix = match.group(2) or ""
+    factor = 1
+    if suffix:
+        power = "KMGT".index(suffix[0].upper()) + 1
+        factor = (1024 if suffix.endswith("i") else 1000) ** power
+    return int(match.group(1)) * factor
+
+
+def test_memory_size_parsers() -> None:
+    assert compose_bytes("1g") == compose_bytes("1024m") == 2**30
+    assert k8s_bytes("1Gi") == 2**30 and k8s_bytes("512Mi") == 2**29
+    assert k8s_bytes("1G") == 10**9 and k8s_bytes("100") == 100
+
+
 def settings_env_names() -> set[str]:
+    """Every LEADSCORE_* variable the settings read: fields, and their aliases (a setting
+    read under several names, e.g. LEADSCORE_WEB_BIND and its former LEADSCORE_WEB_HOST)."""
+    from pydantic import AliasChoices
+
     from streams.settings import Settings
 
-    return {f"LEADSCORE_{name.upper()}" for name in Settings.model_fields}
+    names = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if alias is None:
+            names.add(f"LEADSCORE_{name.upper()}")
+        elif isinstance(alias, AliasChoices):
+            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+    return names
+
+
+def test_settings_env_names() -> None:
+    names = settings_env_names()
+    assert {"LEADSCORE_KAFKA_BOOTSTRAP", "LEADSCORE_WEB_PORT"} <= names
+    assert {"LEADSCORE_WEB_BIND", "LEADSCORE_ADVERTISED_URL"} <= names
 
 
 def test_compose_services() -> None:
@@ -461,7 +791,19 @@ def test_compose_services() -> None:
     for name in ("topics", "worker"):
         env = services[name]["environment"]
         assert set(env) <= settings_env_names(), f"{name}: unknown LEADSCORE_* variable"
-        assert env["LEADSCORE_WEB_HOST"] == "0.0.0.0"
+        assert env["LEADSCORE_WEB_BIND"] == "0.0.0.0"
+    # Every worker service advertises its own service name (table routing between workers).
+    workers = {
+        name: service
+        for name, service in services.items()
+        if service.get("command") == ["leadscore", "worker"]
+    }
+    assert "worker" in workers
+    for name, service in workers.items():
+        env = service["environment"]
+        assert env["LEADSCORE_ADVERTISED_URL"] == f"http://{name}:{env['LEADSCORE_WEB_PORT']}"
+        # The memory limit LeadscoreMemoryNearLimit measures against.
+        assert compose_bytes(service["mem_limit"]) == memory_limit_recorded(), name
     prometheus_mounts = services["prometheus"]["volumes"]
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in (
         prometheus_mounts
@@ -700,7 +1042,41 @@ def test_statefulset_wiring() -> None:
     example = kinds[("Secret", secret_ref["name"])]
     assert secret_ref["key"] in example["stringData"]
     assert int(config["LEADSCORE_WEB_PORT"]) == WEB_PORT
-    assert config["LEADSCORE_WEB_HOST"] == "0.0.0.0"
+    names = [item["name"] for item in container["env"]]
+    assert len(names) == len(set(names))
+    leadscore_env = {name for name in names if name.startswith("LEADSCORE_")}
+    assert leadscore_env <= settings_env_names(), "unknown LEADSCORE_* variable in env"
+
+    # Bind every interface; advertise the pod's stable DNS name through the headless Service
+    # (a StatefulSet: the name survives restarts, the IP does not), built with the Downward API.
+    effective = {**config, **{n: env[n]["value"] for n in leadscore_env if "value" in env[n]}}
+    assert effective["LEADSCORE_WEB_BIND"] == "0.0.0.0"
+    assert "LEADSCORE_WEB_HOST" not in effective  # the former name: one spelling only
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    advertised = env["LEADSCORE_ADVERTISED_URL"]["value"]
+    assert advertised == (
+        f"http://$(POD_NAME).{spec['serviceName']}.$(POD_NAMESPACE).svc:{ports['http']}"
+    )
+    # $(VAR) expands only variables defined before it in the list.
+    for variable in re.findall(r"\$\((\w+)\)", advertised):
+        assert names.index(variable) < names.index("LEADSCORE_ADVERTISED_URL"), variable
+
+    # Memory sized from the README's measurements (comment in statefulset.yaml), and the same
+    # limit the LeadscoreMemoryNearLimit rule records.
+    resources = container["resources"]
+    request = k8s_bytes(resources["requests"]["memory"])
+    limit = k8s_bytes(resources["limits"]["memory"])
+    assert 256 * 2**20 <= request <= limit
+    assert limit == memory_limit_recorded()
+
+    # No API token in the pod; replicas spread across nodes.
+    assert pod["automountServiceAccountToken"] is False
+    by_key = {c["topologyKey"]: c for c in pod["topologySpreadConstraints"]}
+    node_spread = by_key["kubernetes.io/hostname"]
+    assert node_spread["maxSkew"] == 1
+    selected = node_spread["labelSelector"]["matchLabels"].items()
+    assert selected <= spec["template"]["metadata"]["labels"].items()
 
     # LEADSCORE_DATA_DIR is the per-pod volume; LEADSCORE_MODEL_PATH is in the model ConfigMap.
     mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
@@ -718,6 +1094,8 @@ def test_statefulset_wiring() -> None:
     # The headless Service governs the StatefulSet; both Services select its pods.
     headless = kinds[("Service", spec["serviceName"])]
     assert headless["spec"]["clusterIP"] == "None"
+    # A recovering (unready) peer's name must resolve too: routing reaches it meanwhile.
+    assert headless["spec"]["publishNotReadyAddresses"] is True
     pod_labels = spec["template"]["metadata"]["labels"]
     assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
     for (kind, _), doc in kinds.items():
