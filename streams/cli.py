@@ -15,6 +15,26 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"leadscore {version('leadscore')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("leadscore (not installed: version unknown)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Real-time lead scoring on Kafka: the worker and the tools beside it."""
+
+
 @app.command()
 def worker() -> None:
     """Run a scoring worker (settings from LEADSCORE_* environment variables)."""
@@ -24,14 +44,19 @@ def worker() -> None:
     from streams.core import ModelError
     from streams.kafka.admin import TopicAdminError
     from streams.settings import Settings, settings_error
+    from streams.tools.kafka import BrokerConnectError, broker_connection
+    from streams.tools.model import model_error_line
 
     try:
         settings = Settings()
-        run_worker(settings)
+        run_worker(settings, preflight=broker_connection(settings))
     except ValidationError as exc:
         typer.echo(f"leadscore worker: refusing to start: {settings_error(exc)}", err=True)
         raise typer.Exit(2) from None
-    except (ModelError, TopicAdminError) as exc:
+    except ModelError as exc:
+        typer.echo(f"leadscore worker: refusing to start: {model_error_line(exc)}", err=True)
+        raise typer.Exit(2) from None
+    except (TopicAdminError, BrokerConnectError) as exc:
         typer.echo(f"leadscore worker: refusing to start: {_one_line(exc)}", err=True)
         raise typer.Exit(2) from None
 

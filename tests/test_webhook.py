@@ -13,10 +13,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -24,7 +26,14 @@ from aiohttp import web
 from schemas.codec import encode
 from schemas.outputs import Alert, Contact, Factor
 from schemas.topics import ALERTS, DEAD_LETTER, EMAIL_CLICKS, FORMS
-from streams.app.webhook import Attempt, WebhookPolicy, deliver, slack_message
+from streams.app.webhook import (
+    Attempt,
+    WebhookPolicy,
+    deliver,
+    post_once,
+    retry_after_seconds,
+    slack_message,
+)
 from streams.settings import Settings
 from tests.core_events import FORM_FIELDS, raw
 from tests.kafka_helpers import (
@@ -172,6 +181,78 @@ async def test_deliver_stops_at_a_permanent_error() -> None:
 
     result = await deliver(gone, WebhookPolicy(max_attempts=5), lambda _s: asyncio.sleep(0))
     assert (result.ok, result.attempts) == (False, 1)
+
+
+RETRY_NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        ("-5", 0.0),
+        ("Fri, 27 Nov 2026 10:01:30 GMT", 90.0),  # IMF-fixdate
+        ("Friday, 27-Nov-26 10:00:45 GMT", 45.0),  # obsolete RFC 850 form
+        ("Fri Nov 27 10:00:10 2026", 10.0),  # obsolete asctime form (no zone: UTC)
+        ("Fri, 27 Nov 2026 09:59:00 GMT", 0.0),  # already past: retry at once
+        ("soon", None),
+        ("", None),
+        (None, None),
+        ("nan", None),
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(
+    header: str | None, seconds: float | None
+) -> None:
+    assert retry_after_seconds(header, now=RETRY_NOW) == seconds
+
+
+def test_retry_after_date_is_capped_by_the_max_backoff() -> None:
+    policy = WebhookPolicy(backoff_seconds=1.0, backoff_max_seconds=30.0)
+    in_an_hour = retry_after_seconds("Fri, 27 Nov 2026 11:00:00 GMT", now=RETRY_NOW)
+    assert in_an_hour == 3600.0
+    assert policy.delay(1, in_an_hour) == 30.0
+    assert policy.delay(1, retry_after_seconds("Fri, 27 Nov 2026 10:00:07 GMT", RETRY_NOW)) == 7
+
+
+async def test_post_once_honours_a_retry_after_date() -> None:
+    """A real HTTP round trip: 503 with Retry-After as an HTTP date 20 s ahead; the attempt
+    carries about 20 s, and delivery waits the policy's cap (5 s) before retrying."""
+    posts = 0
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal posts
+        posts += 1
+        if posts > 2:
+            return web.Response(status=200)
+        later = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+        return web.Response(status=503, headers={"Retry-After": later})
+
+    server = web.Application()
+    server.router.add_post("/hook", handle)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/hook"
+            first = await post_once(session, url, b"{}", "a-1")
+            assert (first.ok, first.retryable, first.detail) == (False, True, "HTTP 503")
+            assert first.retry_after is not None and 18.0 <= first.retry_after <= 20.0
+            policy = WebhookPolicy(max_attempts=3, backoff_seconds=0.1, backoff_max_seconds=5.0)
+            result = await deliver(lambda: post_once(session, url, b"{}", "a-2"), policy, sleep)
+    finally:
+        await runner.cleanup()
+    # The second POST fails the same way, the wait is capped, the third succeeds.
+    assert (result.ok, result.attempts, posts) == (True, 2, 3)
+    assert waits == [5.0]
 
 
 # --- with a broker and a worker ----------------------------------------------------------

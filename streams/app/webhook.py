@@ -7,9 +7,10 @@ Enabled by LEADSCORE_WEBHOOK_URL; `install_webhook` adds one agent to the worker
   channels are wider audiences than the CRM. The alert_id goes along (a block and an
   `X-Leadscore-Alert-Id` header) so any receiver can dedupe.
 - Retries: network errors, timeouts, 408, 429 and 5xx are retried with exponential back-off
-  and jitter (Retry-After honoured up to the cap), at most LEADSCORE_WEBHOOK_MAX_ATTEMPTS
-  attempts; other 4xx (a revoked or mistyped webhook) fail at once. A final failure becomes a
-  dead letter with error `webhook_failed` and the alert's bytes, to replay from there.
+  and jitter (Retry-After, in seconds or as an HTTP date, honoured up to the cap), at most
+  LEADSCORE_WEBHOOK_MAX_ATTEMPTS attempts; other 4xx (a revoked or mistyped webhook) fail at
+  once. A final failure becomes a dead letter with error `webhook_failed` and the alert's
+  bytes, to replay from there.
 - Once per alert_id: ids of alerts delivered (or given up on) are kept in a Faust table keyed
   by alert_id. The table is changelogged to Kafka, so the memory survives restarts and moves
   with the partition when another worker takes it over; an in-process set would forget on
@@ -27,9 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -151,7 +155,7 @@ async def post_once(
         async with session.post(url, data=body, headers=headers) as resp:
             await resp.read()
             status = resp.status
-            retry_after = _seconds(resp.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
     except TimeoutError:
         return Attempt(False, True, "timeout")
     except aiohttp.ClientError as exc:
@@ -162,11 +166,24 @@ async def post_once(
     return Attempt(False, retryable, f"HTTP {status}", retry_after)
 
 
-def _seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header, either form RFC 9110 allows: delta-seconds
+    ("120") or an HTTP date ("Wed, 21 Oct 2026 07:28:00 GMT", counted from `now`, default the
+    clock). None when absent or unreadable (the back-off applies); never negative. The cap is
+    the policy's (`WebhookPolicy.delay`)."""
+    if value is None or not value.strip():
+        return None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value)
     except ValueError:
-        return None  # an HTTP date: rare from webhooks; the back-off applies
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC, with no claim about the local zone
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return None if math.isnan(seconds) else max(0.0, seconds)
 
 
 async def deliver(

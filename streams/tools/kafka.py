@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    KafkaError,
+    NoBrokersAvailable,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
 from pydantic import ValidationError
 
-from streams.kafka.admin import TopicAdminError
+from streams.kafka.admin import BrokerUnavailableError, TopicAdminError, probe_broker
+from streams.kafka.clients import bootstrap_list
+from streams.settings import Settings, settings_error
 from streams.tools.broker import LocalKafka, LocalKafkaError, MissingToolError, UpResult
 
 kafka_app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -27,11 +42,154 @@ def errors_as_exit() -> Iterator[None]:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except ValidationError as exc:
-        typer.echo(f"error: invalid LEADSCORE_* settings: {exc}", err=True)
+        typer.echo(f"error: invalid LEADSCORE_* settings: {settings_error(exc)}", err=True)
         raise typer.Exit(2) from None
-    except (LocalKafkaError, TopicAdminError, KafkaError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except (LocalKafkaError, TopicAdminError, BrokerConnectError, KafkaError) as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1) from None
+
+
+# --- a broker that cannot be reached or refuses this client ------------------------------
+
+# The broker refused the SASL exchange itself: mechanism or listener mismatch.
+_SASL_REFUSED = (
+    IllegalSaslStateError,
+    UnsupportedSaslMechanismError,
+    AuthenticationMethodNotSupported,
+)
+# The exchange ran and the user name or password was wrong.
+_CREDENTIALS_REFUSED = (SaslAuthenticationFailed, AuthenticationFailedError)
+CONNECTION_ERRORS = (
+    KafkaConnectionError,
+    NoBrokersAvailable,
+    BrokerUnavailableError,
+    *_SASL_REFUSED,
+    *_CREDENTIALS_REFUSED,
+)
+
+
+class BrokerConnectError(RuntimeError):
+    """No broker could be used at the bootstrap address; the message is one line naming it
+    and the settings to check."""
+
+
+@contextmanager
+def broker_connection(settings: Settings) -> Iterator[None]:
+    """Connection failures inside become one BrokerConnectError line (`broker_failure`).
+
+    aiokafka logs an error per failed bootstrap attempt before it raises a bare "Unable to
+    bootstrap": those records are held back while inside, read for the cause, and replayed
+    unless the failure was a connection failure told in the one line. Wrap only start-up
+    work, never a long-running client: held-back records are not shown until the end.
+    """
+    logger = logging.getLogger("aiokafka")
+    held = _Hold()
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(held)
+    try:
+        yield
+    except CONNECTION_ERRORS as exc:
+        causes = [*held.errors(), exc]
+        held.records.clear()
+        raise BrokerConnectError(broker_failure(settings, causes)) from None
+    finally:
+        logger.removeHandler(held)
+        logger.propagate = propagate
+        for record in held.records:
+            logging.getLogger(record.name).handle(record)
+
+
+def require_broker(settings: Settings) -> None:
+    """Return when a broker answers at the bootstrap address now; else BrokerConnectError
+    with `broker_failure`'s line. Fast on a closed port (no aiokafka retries)."""
+    with broker_connection(settings):
+        if asyncio.run(probe_broker(settings)) is None:
+            raise BrokerUnavailableError(f"no Kafka broker answers at {settings.kafka_bootstrap}")
+
+
+class _Hold(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def errors(self) -> list[BaseException]:
+        """The exceptions aiokafka logged ('Unable connect to "%s:%s": %s', host, port, err)."""
+        return [
+            r.args[-1]
+            for r in self.records
+            if isinstance(r.args, tuple) and r.args and isinstance(r.args[-1], BaseException)
+        ]
+
+
+def broker_failure(settings: Settings, causes: Iterable[BaseException]) -> str:
+    """One line: which broker, what went wrong, which LEADSCORE_* setting to check."""
+    where, protocol = settings.kafka_bootstrap, settings.security_protocol
+    seen = list(causes)
+    credentials = _first(seen, _CREDENTIALS_REFUSED)
+    if credentials is not None:
+        return (
+            f"Kafka at {where} refused the credentials ({_name(credentials)}): check "
+            f"LEADSCORE_SASL_USERNAME and LEADSCORE_SASL_PASSWORD (LEADSCORE_SASL_MECHANISM="
+            f"{settings.sasl_mechanism}, LEADSCORE_SECURITY_PROTOCOL={protocol})"
+        )
+    sasl = _first(seen, _SASL_REFUSED)
+    if sasl is not None:
+        return (
+            f"Kafka at {where} refused the SASL handshake ({_name(sasl)}): check that "
+            f"LEADSCORE_SECURITY_PROTOCOL={protocol} and LEADSCORE_SASL_MECHANISM="
+            f"{settings.sasl_mechanism} match the broker's listener"
+        )
+    tls = _first(seen, (ssl.SSLError,))
+    if tls is not None:
+        return (
+            f"TLS handshake with Kafka at {where} failed ({_name(tls)}): check "
+            f"LEADSCORE_SECURITY_PROTOCOL={protocol} and LEADSCORE_SSL_CAFILE, "
+            "LEADSCORE_SSL_CERTFILE, LEADSCORE_SSL_KEYFILE"
+        )
+    if not _accepts_connections(where):
+        return (
+            f"no Kafka broker answers at {where}: check LEADSCORE_KAFKA_BOOTSTRAP "
+            "(`leadscore kafka up` starts a local one)"
+        )
+    cause = _first(seen, (OSError, KafkaError))
+    return (
+        f"{where} accepts connections but no Kafka session with LEADSCORE_SECURITY_PROTOCOL="
+        f"{protocol} could be set up ({_name(cause) if cause else 'no answer'}): check "
+        "LEADSCORE_SECURITY_PROTOCOL and the LEADSCORE_SASL_*/LEADSCORE_SSL_* settings against "
+        "the broker's listener, and LEADSCORE_KAFKA_BOOTSTRAP"
+    )
+
+
+def _first(
+    causes: list[BaseException], kinds: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    return next((c for c in causes if isinstance(c, kinds)), None)
+
+
+def _name(exc: BaseException) -> str:
+    """The error's class and, when short, its own text (never a connection's repr)."""
+    name = type(exc).__name__
+    reason = getattr(exc, "reason", None) if isinstance(exc, ssl.SSLError) else None
+    text = " ".join(str(reason or exc).split())
+    text = text.rpartition(f"{name}: ")[2]  # aiokafka's text repeats the class name
+    if text and text != name and len(text) <= 100 and "<" not in text:
+        return f"{name}: {text}"
+    return name
+
+
+def _accepts_connections(bootstrap: str, timeout: float = 2.0) -> bool:
+    """Whether any bootstrap address takes a TCP connection at all."""
+    for entry in bootstrap_list(bootstrap):
+        host, _, port = entry.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _local() -> LocalKafka:

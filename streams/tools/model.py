@@ -6,12 +6,14 @@ import asyncio
 from pathlib import Path
 
 import typer
+import yaml
 from aiokafka import AIOKafkaProducer
 
 from schemas.topics import MODEL
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.clients import client_kwargs
 from streams.settings import Settings
+from streams.tools.kafka import broker_connection, errors_as_exit
 
 model_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -19,35 +21,50 @@ model_app = typer.Typer(no_args_is_help=True, add_completion=False)
 MODEL_KEY = b"model"
 
 
-def _load(path: Path) -> ScoringModel:
+def model_error_line(exc: ModelError) -> str:
+    """A ModelError as one line, naming the file once (its message starts with the file);
+    a YAML syntax error as its problem and position, without the quoted snippet."""
+    text = str(exc)
+    source, marker, _ = text.partition(": not valid YAML: ")
+    cause = exc.__cause__
+    if marker and isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
+        at = cause.problem_mark
+        problem = cause.problem or cause.context or "unreadable"
+        text = f"{source}{marker}{problem} (line {at.line + 1}, column {at.column + 1})"
+    return " ".join(text.split())
+
+
+def _load(path: Path, exit_code: int) -> ScoringModel:
     try:
         return ScoringModel.load(path)
     except ModelError as exc:
-        typer.echo(f"invalid model: {exc}", err=True)
-        raise typer.Exit(2) from None
+        typer.echo(f"error: {model_error_line(exc)}", err=True)
+        raise typer.Exit(exit_code) from None
 
 
 @model_app.command("check")
 def check(path: Path) -> None:
-    """Validate a model file; exit 2 naming the file and field when it is invalid."""
-    model = _load(path)
+    """Validate a model file; exit 1, naming the file and field, when it is invalid."""
+    model = _load(path, 1)
     typer.echo(f"{path}: ok, model_version {model.model_version}")
 
 
 @model_app.command("publish")
 def publish(path: Path) -> None:
     """Validate, then publish a model to the model topic: workers re-score with it."""
-    model = _load(path)
-    settings = Settings()
-    asyncio.run(publish_text(settings, path.read_bytes()))
+    model = _load(path, 2)
+    with errors_as_exit():
+        settings = Settings()
+        with broker_connection(settings):
+            asyncio.run(publish_text(settings, path.read_bytes()))
     typer.echo(f"published model_version {model.model_version} to {settings.topic(MODEL)}")
 
 
 async def publish_text(settings: Settings, text: bytes) -> None:
     """Produce a model file's bytes to the model topic (workers validate it again)."""
     producer = AIOKafkaProducer(acks="all", **client_kwargs(settings))
-    await producer.start()
     try:
+        await producer.start()  # inside: a producer that failed to start is closed too
         await producer.send_and_wait(settings.topic(MODEL), text, key=MODEL_KEY)
     finally:
         await producer.stop()

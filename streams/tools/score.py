@@ -7,12 +7,15 @@ counted and reported, like dead letters.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO, NoReturn
 
 import orjson
 import typer
@@ -21,7 +24,15 @@ from schemas.codec import DecodeError, encode, parse_event
 from schemas.events import IdentityLinked, InputEvent, PageViewed, lead_of, routing_key
 from schemas.outputs import Alert, ScoreUpdate
 from schemas.topics import FORMS, TOPIC_OF_TYPE, WEB
-from streams.core import LeadState, ScoringModel, process, to_us, too_far_ahead, visitors
+from streams.core import (
+    LeadState,
+    ModelError,
+    ScoringModel,
+    process,
+    to_us,
+    too_far_ahead,
+    visitors,
+)
 from streams.settings import MAX_FUTURE_SKEW_SECONDS, Settings
 
 
@@ -63,6 +74,8 @@ def score_lines(
     now: datetime | None = None,
     max_future_skew_seconds: float = MAX_FUTURE_SKEW_SECONDS,
     max_visitor_views: int | None = None,
+    *,
+    on_invalid: Callable[[str], None] | None = None,
 ) -> OfflineRun:
     """Apply every line in order with the streaming core.
 
@@ -70,6 +83,7 @@ def score_lines(
     against `now` (default: when the run starts), as if every line had just been produced.
     Anonymous views and links go through the visitors' core, as on the stream; what a
     visitor forwards is applied to its lead at once (any order scores the same).
+    `on_invalid(code)` is called for each invalid line, before the next line is read.
     """
     run = OfflineRun()
     now = now or datetime.now(UTC)
@@ -82,9 +96,13 @@ def score_lines(
             event = parse_event(raw, topic_for(raw))
         except DecodeError as exc:
             run.errors[exc.code] += 1
+            if on_invalid is not None:
+                on_invalid(exc.code)
             continue
         if too_far_ahead(event, reference_us, max_skew_us) is not None:
             run.errors["future_event"] += 1
+            if on_invalid is not None:
+                on_invalid("future_event")
             continue
         lead_id = lead_of(event)
         if lead_id is None:
@@ -141,15 +159,128 @@ def score(
     max_future_skew: float = typer.Option(
         MAX_FUTURE_SKEW_SECONDS, min=0, help="seconds an event may be dated after --now"
     ),
+    strict: bool = typer.Option(
+        False, "--strict", help="exit 1 when any line is invalid (default: only when all are)"
+    ),
 ) -> None:
-    """Score a JSONL file of events offline with the worker's core; print final scores."""
-    scoring = ScoringModel.load(model)
+    """Score a JSONL file of events offline with the worker's core; print final scores.
+
+    The summary on stderr counts outcomes and invalid lines by error and names the first
+    invalid line numbers. Exit 1 when every non-empty line was invalid (or, with --strict,
+    any line); exit 2, with one line saying why, when the file or the model cannot be used.
+    """
+    try:
+        scoring = ScoringModel.load(model)
+    except ModelError as exc:
+        from streams.tools.model import model_error_line
+
+        _fail(model_error_line(exc), 2)
     reference = now.replace(tzinfo=now.tzinfo or UTC) if now is not None else None
-    stream = sys.stdin.buffer if str(events) == "-" else events.open("rb")
-    with stream:
-        run = score_lines(stream, scoring, reference, max_future_skew)
+    lines = _Lines()
+    try:
+        with _open_events(events) as (stream, size), _progress(size) as advance:
+            run = score_lines(
+                lines.numbered(stream, advance),
+                scoring,
+                reference,
+                max_future_skew,
+                on_invalid=lines.invalid,
+            )
+    except OSError as exc:
+        _fail(f"cannot read {events}: {exc.strerror or exc}", 2)
     out = sys.stdout.buffer
     for update in run.final_scores():
         out.write(encode(update) + b"\n")
-    summary = {"outcomes": dict(run.outcomes), "invalid": dict(run.errors), "alerts": run.alerts}
+    summary = {
+        "outcomes": dict(run.outcomes),
+        "invalid": dict(run.errors),
+        "alerts": run.alerts,
+        "lines": lines.read,
+        "invalid_lines": lines.invalid_numbers,
+    }
     sys.stderr.write(orjson.dumps(summary).decode() + "\n")
+    verdict = lines.verdict(strict)
+    if verdict is not None:
+        _fail(verdict, 1)
+
+
+MAX_LINES_NAMED = 20  # invalid line numbers named in the summary
+PROGRESS_MIN_BYTES = 1 << 20  # smaller files are scored before a bar would help
+
+
+@dataclass
+class _Lines:
+    """The command's line bookkeeping around `score_lines`: numbers (1-based, blank lines
+    counted, as an editor shows them) of the lines found invalid."""
+
+    current: int = 0  # the line score_lines is working on
+    read: int = 0  # non-empty lines
+    invalid_count: int = 0
+    invalid_numbers: list[int] = field(default_factory=list)  # the first MAX_LINES_NAMED
+
+    def numbered(self, stream: Iterable[bytes], advance: Callable[[int], None]) -> Iterator[bytes]:
+        for number, raw in enumerate(stream, 1):
+            self.current = number
+            if raw.strip():
+                self.read += 1
+            advance(len(raw))
+            yield raw
+
+    def invalid(self, _code: str) -> None:
+        # score_lines reports a line before it reads the next: `current` is that line.
+        self.invalid_count += 1
+        if len(self.invalid_numbers) < MAX_LINES_NAMED:
+            self.invalid_numbers.append(self.current)
+
+    def verdict(self, strict: bool) -> str | None:
+        """Why the run fails, or None."""
+        if not self.invalid_count or (not strict and self.invalid_count < self.read):
+            return None
+        named = ", ".join(map(str, self.invalid_numbers))
+        more = ", ..." if self.invalid_count > len(self.invalid_numbers) else ""
+        where = f"line{'s' if self.invalid_count > 1 else ''} {named}{more}"
+        if self.invalid_count == self.read == 1:
+            return f"nothing scored: the only line is invalid ({where})"
+        if self.invalid_count == self.read:
+            return f"nothing scored: all {self.read} lines are invalid ({where})"
+        return f"{self.invalid_count} of {self.read} lines invalid (--strict): {where}"
+
+
+@contextmanager
+def _open_events(events: Path) -> Iterator[tuple[BinaryIO, int | None]]:
+    """The input and its size in bytes (None for stdin, which gets no progress bar)."""
+    if str(events) == "-":
+        yield sys.stdin.buffer, None
+        return
+    with events.open("rb") as stream:
+        yield stream, os.fstat(stream.fileno()).st_size
+
+
+@contextmanager
+def _progress(size: int | None) -> Iterator[Callable[[int], None]]:
+    """`advance(bytes)` for a transient bar on stderr: only for a file of some size and a
+    terminal on stderr, so pipes, logs and tests see the summary alone."""
+    if size is None or size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("score", total=size)
+        done = shown = 0
+
+        def advance(n: int) -> None:
+            nonlocal done, shown
+            done += n
+            if done - shown >= 1 << 16:  # a call per 64 KiB; rich redraws 10 times a second
+                bar.update(task, completed=done)
+                shown = done
+
+        yield advance
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)

@@ -346,13 +346,12 @@ def tail(
     ] = None,
 ) -> None:
     """Follow leads.scores and leads.alerts: top leads by score, alerts as they fire."""
-    from streams.kafka.admin import probe_broker
     from streams.settings import get_settings
+    from streams.tools.kafka import errors_as_exit, require_broker
 
-    settings = get_settings()
-    if asyncio.run(probe_broker(settings)) is None:
-        typer.echo(f"error: no Kafka broker answers at {settings.kafka_bootstrap}", err=True)
-        raise typer.Exit(1)
+    with errors_as_exit():  # bad settings, no broker, refused credentials: one line
+        settings = get_settings()
+        require_broker(settings)
     missing = asyncio.run(missing_topics(settings))
     if missing:
         typer.echo(

@@ -9,8 +9,8 @@ import typer
 
 from schemas import topics
 from streams.kafka.admin import (
+    BrokerUnavailableError,
     CreateTopicsReport,
-    TopicAdminError,
     TopicDescription,
     create_topics,
     describe_topics,
@@ -18,7 +18,7 @@ from streams.kafka.admin import (
     probe_broker,
 )
 from streams.settings import Settings, get_settings
-from streams.tools.kafka import errors_as_exit
+from streams.tools.kafka import broker_connection, errors_as_exit
 
 topics_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -32,18 +32,17 @@ def create(
     """Create every contract topic (idempotent); LEADSCORE_* settings apply."""
     with errors_as_exit():
         settings = get_settings()
-        report = asyncio.run(_create(settings, partitions))
+        with broker_connection(settings):
+            report = asyncio.run(_create(settings, partitions))
     _print_report(report, partitions or settings.partitions)
     if report.partition_mismatch:
         raise typer.Exit(1)
 
 
 async def _require_broker(settings: Settings) -> None:
+    # Fails fast on a closed port; broker_connection tells why (address, credentials, TLS).
     if await probe_broker(settings) is None:
-        raise TopicAdminError(
-            f"no Kafka broker answers at {settings.kafka_bootstrap} "
-            "(LEADSCORE_KAFKA_BOOTSTRAP; `leadscore kafka up` starts a local one)"
-        )
+        raise BrokerUnavailableError(f"no Kafka broker answers at {settings.kafka_bootstrap}")
 
 
 async def _create(settings: Settings, partitions: int | None) -> CreateTopicsReport:
@@ -70,7 +69,8 @@ def list_() -> None:
     """List the topics under the configured prefix, with partitions and cleanup policy."""
     with errors_as_exit():
         settings = get_settings()
-        described = asyncio.run(_describe_all(settings))
+        with broker_connection(settings):
+            described = asyncio.run(_describe_all(settings))
     for topic in described.values():
         typer.echo(f"{topic.name:<48} partitions={topic.partitions:<3} {topic.cleanup_policy}")
     missing = [n for n in map(settings.topic, topics.ALL) if n not in described]

@@ -105,20 +105,18 @@ def _to_kafka(
 ) -> SendStats:
     from pydantic import ValidationError
 
-    from streams.kafka.admin import probe_broker
-    from streams.settings import get_settings
+    from streams.settings import get_settings, settings_error
+    from streams.tools.kafka import BrokerConnectError, require_broker
 
     try:
         settings = get_settings()
     except ValidationError as exc:
-        typer.echo(f"error: invalid LEADSCORE_* settings: {exc}", err=True)
+        typer.echo(f"error: invalid LEADSCORE_* settings: {settings_error(exc)}", err=True)
         raise typer.Exit(2) from None
-    if asyncio.run(probe_broker(settings)) is None:
-        typer.echo(
-            f"error: no Kafka broker answers at {settings.kafka_bootstrap} "
-            "(`leadscore kafka up` starts a local one; or use --jsonl FILE)",
-            err=True,
-        )
-        raise typer.Exit(1)
+    try:
+        require_broker(settings)
+    except BrokerConnectError as exc:
+        typer.echo(f"error: {exc}; or write the traffic to a file with --jsonl FILE", err=True)
+        raise typer.Exit(1) from None
     run = send_to_kafka(settings, stream, rate=rate, duration=duration, on_sent=tick)
     return asyncio.run(run)
