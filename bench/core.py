@@ -35,6 +35,7 @@ from schemas.topics import WEB
 from streams.core import LeadState, ScoringModel, process, rescore
 from streams.core.visitors import VisitorState, visit
 from streams.kafka.partitioning import partition_for
+from streams.settings import VISITOR_MAX_VIEWS
 
 Event = tuple[str, bytes, bytes]  # (contract topic, key, value)
 
@@ -66,7 +67,7 @@ def core_pass(events: list[Event], model: ScoringModel) -> tuple[float, dict[str
         anonymous_id = key.decode()
         held = visitors.get(anonymous_id)
         visitor = VisitorState(anonymous_id) if held is None else VisitorState.from_bytes(held)
-        result = visit(visitor, event, 200)
+        result = visit(visitor, event, VISITOR_MAX_VIEWS)
         if result.changed:
             visitors[anonymous_id] = visitor.to_bytes()
         for forward_to, forwarded in result.forward:

@@ -29,6 +29,10 @@ COMMIT_INTERVAL_DEFAULTS: dict[str, float] = {"at_least_once": 2.8, "exactly_onc
 # How far after its message's broker timestamp an event may be dated (guarantee 8); the
 # offline scorer and the test pipeline use the same default.
 MAX_FUTURE_SKEW_SECONDS = 86400.0
+# An anonymous visitor's views held for a link (the newest), and for how long (a sweep drops
+# older ones); with 30-day half-lives a 90-day-old view weighs an eighth of a new one.
+VISITOR_MAX_VIEWS = 200
+VISITOR_MAX_AGE_DAYS = 90.0
 # Bind addresses that mean "every interface": no peer can reach a worker at them.
 ANY_ADDRESS = ("0.0.0.0", "::")
 # Names a machine may call itself that point back at whoever resolves them.
@@ -92,13 +96,11 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         3600.0, ge=0, description="decay sweep period; 0 disables it"
     )
-    # An anonymous visitor's views wait for a link this long (a sweep drops older ones);
-    # with 30-day half-lives a 90-day-old view weighs an eighth of a new one.
     visitor_max_age_days: float = Field(
-        90.0, gt=0, description="anonymous views held for a link at most this long"
+        VISITOR_MAX_AGE_DAYS, gt=0, description="anonymous views held for a link at most this long"
     )
     visitor_max_views: int = Field(
-        200, ge=1, description="anonymous views held per visitor (the newest)"
+        VISITOR_MAX_VIEWS, ge=1, description="anonymous views held per visitor (the newest)"
     )
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
     processing_guarantee: ProcessingGuarantee = Field(

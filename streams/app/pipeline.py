@@ -37,6 +37,7 @@ from streams.core import (
     visitors,
 )
 from streams.kafka.partitioning import partition_for
+from streams.settings import VISITOR_MAX_AGE_DAYS, VISITOR_MAX_VIEWS
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ class Pipeline:
         send: Sender,
         store: StateStore,
         visitor_store: StateStore,
-        visitor_max_views: int = 200,
-        visitor_max_age_seconds: float = 90 * 86400,
+        visitor_max_views: int = VISITOR_MAX_VIEWS,
+        visitor_max_age_seconds: float = VISITOR_MAX_AGE_DAYS * 86400,
         exactly_once: bool = False,
     ) -> None:
         # Full input topic name -> its contract topic (the registry in schemas/topics.py).
@@ -237,9 +238,10 @@ class Pipeline:
 
     def _forget(self, doc: Any) -> None:
         anonymous_id = str(doc["anonymous_id"])
-        if self.visitor_store.get(anonymous_id) is None:
+        raw = self.visitor_store.get(anonymous_id)
+        if raw is None:  # nothing held: nothing to forget
             return
-        state = self._load_visitor(anonymous_id)
+        state = visitors.VisitorState.from_bytes(raw)
         gone = visitors.forget(state, str(doc["lead_id"]), int(doc["erased_at"]))
         self.visitor_store[anonymous_id] = state.to_bytes()
         if gone:

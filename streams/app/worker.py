@@ -134,30 +134,26 @@ def new_app(settings: Settings) -> faust.App:
 
 def leads_table(app: faust.App, settings: Settings) -> Any:
     """The table of lead state: lead_id -> state bytes (core/state.py), changelogged."""
+    return _bytes_table(app, "leads", settings)
+
+
+def visitors_table(app: faust.App, settings: Settings) -> Any:
+    """The table of anonymous visitors: anonymous_id -> state bytes (core/visitors.py):
+    views held until a link names the visitor's lead."""
+    return _bytes_table(app, "visitors", settings)
+
+
+def _bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
+    """A changelogged table of key -> bytes the core encodes, partitioned like its input."""
     return app.Table(
-        "leads",
+        name,
         default=None,
         partitions=settings.partitions,
         # bytes types select Faust's raw codec (tables default to json): the core encodes.
         key_type=bytes,
         value_type=bytes,
-        # The changelog partition is murmur2(lead_id): the input's, since wrong-partition
-        # messages are re-routed before they are applied.
-        use_partitioner=True,
-        options=rocksdb_options(settings),
-    )
-
-
-def visitors_table(app: faust.App, settings: Settings) -> Any:
-    """The table of anonymous visitors: anonymous_id -> state bytes (core/visitors.py):
-    views held until a link names the visitor's lead. Keyed and partitioned like leads.web's
-    anonymous messages (murmur2 of the anonymous id)."""
-    return app.Table(
-        "visitors",
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
+        # The changelog partition is murmur2(key): the input's (a lead's or a visitor's),
+        # since wrong-partition messages are re-routed before they are applied.
         use_partitioner=True,
         options=rocksdb_options(settings),
     )

@@ -145,16 +145,31 @@ def _rejudge_bursts(
         if abs(t - at) > window:
             continue
         burst = _in_burst(times, j, window, rules.burst_min_clicks)
-        flags = log.flags[i]
-        if bool(flags & BURST) == burst:
-            continue
-        changed = flags | BURST if burst else flags & ~BURST
-        if log.event[i] != new:
-            _count(state, log[i], rules, newest, -1)
-            log.flags[i] = changed
-            _count(state, log[i], rules, newest, +1)
-        else:
-            log.flags[i] = changed
+        _set_flag(state, i, BURST, burst, rules, newest, new)
+
+
+def _set_flag(
+    state: LeadState,
+    i: int,
+    flag: int,
+    on: bool,
+    rules: EngagementRules,
+    newest: int | None,
+    new: int | None,
+) -> None:
+    """Set or clear a re-judged flag of record `i`, moving its weight in the tally with it
+    (the record `new`, being added, is not yet tallied)."""
+    log = state.records
+    flags = log.flags[i]
+    if bool(flags & flag) == on:
+        return
+    changed = flags | flag if on else flags & ~flag
+    if log.event[i] == new:
+        log.flags[i] = changed
+        return
+    _count(state, log[i], rules, newest, -1)
+    log.flags[i] = changed
+    _count(state, log[i], rules, newest, +1)
 
 
 def _in_burst(times: list[int], j: int, window: float, min_clicks: int) -> bool:
@@ -194,16 +209,7 @@ def _rejudge_repeats(
         if log.at[i] < at:
             continue
         repeat = j > 0 and log.at[near[j - 1]] >= log.at[i] - window
-        flags = log.flags[i]
-        if bool(flags & REPEAT) == repeat:
-            continue
-        changed = flags | REPEAT if repeat else flags & ~REPEAT
-        if log.event[i] != new:
-            _count(state, log[i], rules, newest, -1)
-            log.flags[i] = changed
-            _count(state, log[i], rules, newest, +1)
-        else:
-            log.flags[i] = changed
+        _set_flag(state, i, REPEAT, repeat, rules, newest, new)
 
 
 def _is_view_of(log: RecordLog, i: int, page: int) -> bool:

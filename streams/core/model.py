@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import yaml
 from crawleruseragents import is_crawler
@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from streams.core.decay import half_life_us
 from streams.core.domains import in_domain_list
+
+# What a page rule can call a page: each kind is the activity `page.<kind>`.
+PageKind = Literal["pricing", "demo", "contact", "product", "docs", "blog", "careers", "other"]
+PAGE_KINDS: tuple[str, ...] = get_args(PageKind)
 
 ACTIVITIES = (
     "email.opened",
@@ -36,17 +40,8 @@ ACTIVITIES = (
     "email.complained",
     "email.bounced.hard",
     "email.bounced.soft",
-    "page.pricing",
-    "page.demo",
-    "page.contact",
-    "page.product",
-    "page.docs",
-    "page.blog",
-    "page.careers",
-    "page.other",
+    *(f"page.{kind}" for kind in PAGE_KINDS),
 )
-# What a page rule can call a page: each kind is the activity `page.<kind>`.
-PAGE_KINDS = ("pricing", "demo", "contact", "product", "docs", "blog", "careers", "other")
 BOT_FLAGS = ("lowercase_name", "free_mail", "disposable_email", "honeypot", "fast_submit")
 
 _LOOKUP_CACHE_SIZE = 65536  # per model: distinct domains, user agents and job titles
@@ -96,7 +91,7 @@ class PageRule(_Strict):
     """URL patterns (case-insensitive regular expressions, searched in the URL's host and
     path) -> a page kind. Both given: both must match; the first matching rule wins."""
 
-    kind: Literal["pricing", "demo", "contact", "product", "docs", "blog", "careers", "other"]
+    kind: PageKind
     host: str | None = None
     path: str | None = None
 

@@ -33,7 +33,7 @@ from streams.core import (
     too_far_ahead,
     visitors,
 )
-from streams.settings import MAX_FUTURE_SKEW_SECONDS, Settings
+from streams.settings import MAX_FUTURE_SKEW_SECONDS, VISITOR_MAX_VIEWS
 
 
 def topic_for(raw: bytes) -> str:
@@ -73,7 +73,7 @@ def score_lines(
     model: ScoringModel,
     now: datetime | None = None,
     max_future_skew_seconds: float = MAX_FUTURE_SKEW_SECONDS,
-    max_visitor_views: int | None = None,
+    max_visitor_views: int = VISITOR_MAX_VIEWS,
     *,
     on_invalid: Callable[[str], None] | None = None,
 ) -> OfflineRun:
@@ -88,7 +88,6 @@ def score_lines(
     run = OfflineRun()
     now = now or datetime.now(UTC)
     reference_us, max_skew_us = to_us(now), int(max_future_skew_seconds * 1e6)
-    max_views = max_visitor_views or Settings.model_fields["visitor_max_views"].default
     for raw in lines:
         if not raw.strip():
             continue
@@ -107,7 +106,7 @@ def score_lines(
         lead_id = lead_of(event)
         if lead_id is None:
             assert isinstance(event, PageViewed | IdentityLinked)
-            _visit(run, event, model, now, max_views)
+            _visit(run, event, model, now, max_visitor_views)
         else:
             _apply(run, lead_id, event, model, now)
     return run
