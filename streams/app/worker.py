@@ -152,9 +152,12 @@ def _bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
         # bytes types select Faust's raw codec (tables default to json): the core encodes.
         key_type=bytes,
         value_type=bytes,
-        # The changelog partition is murmur2(key): the input's (a lead's or a visitor's),
-        # since wrong-partition messages are re-routed before they are applied.
-        use_partitioner=True,
+        # The changelog partition is the event's: every write happens while the agent
+        # handles an event of the key's own partition (wrong-partition messages are
+        # re-routed first; sweep slices and forwards are sent to it). Faust's partitioner
+        # mode would instead ask the producer's metadata, which aiokafka narrows to the
+        # topics already sent to: a table's first write could then fail for good.
+        use_partitioner=False,
         options=rocksdb_options(settings),
     )
 

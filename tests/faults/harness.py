@@ -21,6 +21,7 @@ alert id must be published with one content only (guarantee 4).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -381,8 +382,21 @@ def _not_converged(
         *(f"  {p}" for p in problems[:15]),
     ]
     for n, w in enumerate(workers):
-        lines += [f"--- worker {n} log ({w.log_path}), last lines:", w.tail(25)]
+        lines += [f"--- worker {n}: {_errors_in(w)}", f"--- its log ({w.log_path}), last lines:"]
+        lines.append(w.tail(25))
     return "\n".join(lines)
+
+
+def _errors_in(worker: WorkerProcess) -> str:
+    """How many events the worker failed to process, and the errors (a log tail cuts a
+    traceback short: the error line is what tells)."""
+    log = worker.tail(100_000).splitlines()
+    failed = sum("processing failed" in line for line in log)
+    errors = sorted({line.strip() for line in log if _ERROR_LINE.match(line)})
+    return f"{failed} events failed; errors: {errors[:5] or 'none'}"
+
+
+_ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception|NotReady)\b.*:")
 
 
 @dataclass
