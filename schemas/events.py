@@ -149,6 +149,8 @@ class FormSubmitted(EventBase):
     answers: Answers | None = None
     honeypot: Annotated[str, StringConstraints(max_length=1000)] | None = None
     fill_seconds: NonNegativeFinite | None = None
+    # The lead's account, when the form knows it (e.g. a CRM id): as `lead.associated`.
+    account_id: Id | None = None
 
 
 class LeadVerified(EventBase):

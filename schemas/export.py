@@ -31,6 +31,8 @@ _OUTPUT_MODELS: tuple[type[BaseModel], ...] = (
     outputs.ScoreUpdate,
     outputs.Alert,
     outputs.DeadLetter,
+    outputs.AccountScore,
+    outputs.AccountAlert,
 )
 
 

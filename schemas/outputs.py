@@ -1,4 +1,5 @@
-"""Messages leadscore publishes (docs/contract.md s4): scores, alerts and dead letters."""
+"""Messages leadscore publishes (docs/contract.md s4): lead and account scores and alerts,
+and dead letters."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class ScoreUpdate(Output):
     cause_event_id: Id | None
     # False after a hard bounce, an unsubscribe or a spam complaint, until a later signup.
     contactable: bool = True
+    # The lead's account: its account_id, else its business email's registrable domain.
+    account_id: Id | None = None
     updated_at: UtcDatetime
 
 
@@ -73,6 +76,48 @@ class Alert(Output):
     factors: list[Factor]
     contact: Contact
     contactable: bool = True  # as on the score: sales may still call, not email
+    occurred_at: UtcDatetime
+    emitted_at: UtcDatetime
+
+
+AccountStage = Literal["new", "engaged", "mqa"]
+BuyingRole = Literal["decision_maker", "influencer", "user"]
+
+
+class TopLead(Output):
+    """One of an account's highest-scoring people (lead ids only: no contact details)."""
+
+    lead_id: Id
+    score: Percent
+
+
+class AccountScore(Output):
+    """An account's current score on `accounts.scores` (compacted, key account_id)."""
+
+    account_id: Id
+    score: Percent
+    fit: Percent
+    engagement: Percent
+    people: Annotated[int, Field(ge=0)]
+    engaged_people: Annotated[int, Field(ge=0)]
+    roles: list[BuyingRole]
+    top_leads: list[TopLead]
+    factors: list[Factor]
+    stage: AccountStage
+    model_version: str
+    updated_at: UtcDatetime
+
+
+class AccountAlert(Output):
+    """An upward crossing of an account threshold on `accounts.alerts`."""
+
+    alert_id: str
+    account_id: Id
+    threshold: str
+    level: Percent
+    score: Percent
+    previous_score: Percent
+    top_leads: list[TopLead]
     occurred_at: UtcDatetime
     emitted_at: UtcDatetime
 
@@ -120,4 +165,18 @@ SCORE_STATE_FIELDS: tuple[str, ...] = (
     "events_counted",
     "last_event_at",
     "contactable",
+    "account_id",
+)
+# The same for AccountScore (`updated_at` differs between runs).
+ACCOUNT_STATE_FIELDS: tuple[str, ...] = (
+    "score",
+    "fit",
+    "engagement",
+    "people",
+    "engaged_people",
+    "roles",
+    "top_leads",
+    "factors",
+    "stage",
+    "model_version",
 )

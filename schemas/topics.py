@@ -128,6 +128,32 @@ VISITORS = Topic(
     co_partitioned=True,
 )
 
+# Accounts (docs/accounts.md): each change of a lead's score sends its contribution to
+# its account (and a removal to the account it left), keyed by account_id and
+# co-partitioned, so the worker owning the account's partition keeps the account's state.
+CONTRIBUTIONS = Topic(
+    "accounts.contributions",
+    "internal",
+    "Leads' latest contributions to their accounts, and removals",
+    key="account_id",
+    co_partitioned=True,
+)
+ACCOUNT_SCORES = Topic(
+    "accounts.scores",
+    "output",
+    "Every account score change; tombstone when no lead remains (compacted)",
+    ("AccountScore",),
+    key="account_id",
+    configs=COMPACT,
+)
+ACCOUNT_ALERTS = Topic(
+    "accounts.alerts",
+    "output",
+    "Upward account threshold crossings",
+    ("AccountAlert",),
+    key="account_id",
+)
+
 INPUTS: tuple[Topic, ...] = (
     EMAIL_OPENS,
     EMAIL_CLICKS,
@@ -138,9 +164,9 @@ INPUTS: tuple[Topic, ...] = (
     EMAIL_STATUS,
     WEB,
 )
-OUTPUTS: tuple[Topic, ...] = (SCORES, ALERTS, DEAD_LETTER)
+OUTPUTS: tuple[Topic, ...] = (SCORES, ALERTS, DEAD_LETTER, ACCOUNT_SCORES, ACCOUNT_ALERTS)
 # Every topic `leadscore topics create` makes, inputs first.
-ALL: tuple[Topic, ...] = (*INPUTS, SEGMENT, *OUTPUTS, MODEL, RESCORE, VISITORS)
+ALL: tuple[Topic, ...] = (*INPUTS, SEGMENT, *OUTPUTS, MODEL, RESCORE, VISITORS, CONTRIBUTIONS)
 
 BY_NAME: Mapping[str, Topic] = MappingProxyType({t.name: t for t in ALL})
 

@@ -95,6 +95,7 @@ def memory_pipeline(
         send=sender,
         store=store,
         visitor_store=MemoryStore(partitions),
+        account_store=MemoryStore(partitions),
         exactly_once=exactly_once,
     )
     return pipe, sender.sent, store

@@ -38,10 +38,12 @@ def test_asyncapi_covers_every_contract_topic_and_resolves() -> None:
             assert (asyncapi.DOC.parent / ref).is_file(), ref
 
 
-def test_openapi_documents_the_lead_lookup() -> None:
+def test_openapi_documents_the_lead_and_account_lookups() -> None:
     path = ROOT / "deploy" / "openapi.yaml"
     doc = yaml.safe_load(path.read_text())
-    assert set(doc["paths"]) == {"/leads/{lead_id}", "/healthz", "/readyz", "/metrics"}
-    assert set(doc["paths"]["/leads/{lead_id}"]["get"]["responses"]) == {"200", "404"}
+    lookups = {"/leads/{lead_id}", "/accounts/{account_id}"}
+    assert set(doc["paths"]) == {*lookups, "/healthz", "/readyz", "/metrics"}
+    for lookup in lookups:
+        assert set(doc["paths"][lookup]["get"]["responses"]) == {"200", "404"}
     for ref in refs(doc):
         assert (path.parent / ref).resolve().is_file(), ref

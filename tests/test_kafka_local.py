@@ -16,7 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import murmur2
 
 from schemas import topics
-from schemas.topics import MODEL, SCORES
+from schemas.topics import ACCOUNT_SCORES, MODEL, SCORES
 from streams.kafka.admin import create_topics
 from streams.kafka.clients import bootstrap_list, client_kwargs
 from streams.settings import Settings
@@ -79,7 +79,7 @@ async def test_contract_topics_have_the_configured_partitions_and_policies(
     partitions, policies = await _describe_independently(kafka_bootstrap, names)
 
     assert partitions == dict.fromkeys(names, 4)
-    compacted = {settings.topic(SCORES), settings.topic(MODEL)}
+    compacted = {settings.topic(SCORES), settings.topic(MODEL), settings.topic(ACCOUNT_SCORES)}
     assert {n for n, policy in policies.items() if policy == "compact"} == compacted
     assert all(policies[n] == "delete" for n in set(names) - compacted)
 
@@ -167,9 +167,10 @@ async def test_consume_until_fails_listing_what_it_saw(kafka_bootstrap: str, uni
 
 def test_topic_specs_cover_the_contract_once() -> None:
     names = [spec.name for spec in topics.ALL]
-    assert len(names) == len(set(names)) == 15
+    assert len(names) == len(set(names)) == 18
     assert {t.name for t in topics.INPUTS} <= set(names)
-    assert {spec.name for spec in topics.ALL if spec.compacted} == {SCORES.name, MODEL.name}
+    compacted = {spec.name for spec in topics.ALL if spec.compacted}
+    assert compacted == {SCORES.name, MODEL.name, ACCOUNT_SCORES.name}
 
 
 def test_cluster_ids_look_like_kafka_uuids() -> None:

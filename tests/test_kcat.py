@@ -20,7 +20,7 @@ import pytest
 
 from schemas.codec import parse_event
 from schemas.events import routing_key
-from schemas.outputs import SCORE_STATE_FIELDS
+from schemas.outputs import ACCOUNT_STATE_FIELDS, SCORE_STATE_FIELDS
 from schemas.topics import SEGMENT
 from streams.core import ScoringModel
 from streams.settings import Settings
@@ -470,3 +470,102 @@ async def test_kcat_web_visits_stitching_crawlers_segment_and_erasure(
     assert heir_score["events_counted"] == 1 and heir_score["engagement"] == 0, heir_score
     status, _ = worker.get("/leads/wv-after")
     assert status == 404
+
+
+def account_phases(tag: str) -> list[list[bytes]]:
+    """One company's people engaging in turn (its account warms up), a free-mail lead,
+    then one person erased and another re-associated to an explicit account (a CRM id)."""
+    domain = f"{tag}-corp.example"
+    dev, ceo, mgr, free = (f"{tag}-{p}" for p in ("dev", "ceo", "mgr", "free"))
+
+    def form(lead: str, title: str, minute: float, email: str | None = None) -> bytes:
+        name = lead.rsplit("-", 1)[1]
+        details = {**FORM, "email": email or f"{name}@{domain}", "first_name": name.title()}
+        details.update(job_title=title, company_size=30, industry="consulting", country="DE")
+        return raw("form.submitted", lead, minute, f"{lead}-f", **details)
+
+    people = (dev, ceo, mgr)
+    opens = [
+        raw("email.opened", p, 60 + i, f"{p}-o{i}", message_id=f"m{i}")
+        for p in people
+        for i in range(2)
+    ]
+    clicks = [
+        raw("email.clicked", p, 120 + i, f"{p}-c{i}", message_id="n")
+        for p in people
+        for i in range(3)
+    ]
+    pricing = "https://leadscore.example/pricing"
+    views = [raw("page.viewed", p, 130, f"{p}-p", url=pricing, session_id=f"{p}-s") for p in people]
+    return [
+        [form(dev, "Software Engineer", 0), form(free, "Founder", 1, "sam.free@gmail.com")],
+        [form(ceo, "Chief Executive Officer", 10), form(mgr, "Marketing Manager", 11)],
+        opens,
+        [*clicks, *views],
+        [
+            raw("lead.erased", dev, 200, f"{dev}-x"),
+            raw("lead.associated", mgr, 201, f"{mgr}-a", account_id=f"{tag}-crm-7"),
+        ],
+    ]
+
+
+def account_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc[k] for k in ACCOUNT_STATE_FIELDS}
+
+
+async def test_kcat_account_warms_up_alerts_once_and_follows_erasure_and_moves(
+    worker: WorkerProcess,
+) -> None:
+    settings = worker.settings
+    tag = "ka"
+    company, moved_to = f"{tag}-corp.example", f"{tag}-crm-7"
+    accounts_topic = settings.topic("accounts.scores")
+    sent: list[bytes] = []
+    seen_scores: list[int] = []
+    for phase in account_phases(tag):
+        sent += phase
+        offline = score_lines(sent, MODEL)
+        want = {
+            a.account_id: account_fields(a.model_dump(mode="json"))
+            for a in offline.final_account_scores()
+        }
+        send_with_kcat(settings, phase)
+
+        def caught_up(seen: list[Any], want: dict[str, Any] = want) -> bool:
+            last = {r.key_text: r.value and account_fields(r.json()) for r in seen}
+            return all(last.get(account) == fields for account, fields in want.items())
+
+        got = await consume_until(
+            settings.kafka_bootstrap, accounts_topic, caught_up, timeout=60, what="account scores"
+        )
+        seen_scores.append([r.json() for r in got if r.key_text == company][-1]["score"])
+
+    # The company's account rose as its people engaged, and free mail formed none.
+    assert seen_scores[:4] == sorted(seen_scores[:4]) and seen_scores[0] < 60 <= seen_scores[3]
+    assert set(want) == {company, moved_to}, want
+    final = want[company]
+    # The erased lead left (top leads and counts), the re-associated one moved.
+    assert [t["lead_id"] for t in final["top_leads"]] == [f"{tag}-ceo"] and final["people"] == 1
+    assert [t["lead_id"] for t in want[moved_to]["top_leads"]] == [f"{tag}-mgr"]
+
+    scores = await read_all(settings.kafka_bootstrap, settings.topic("leads.scores"))
+    last = {r.key_text: r.json() for r in scores if r.key_text and r.key_text.startswith(tag)}
+    assert last[f"{tag}-free"]["account_id"] is None
+    assert (
+        last[f"{tag}-ceo"]["account_id"] == company and last[f"{tag}-mgr"]["account_id"] == moved_to
+    )
+
+    alerts = [
+        r.json()
+        for r in await read_all(settings.kafka_bootstrap, settings.topic("accounts.alerts"))
+    ]
+    mine = [a for a in alerts if a["account_id"] == company]
+    assert [a["alert_id"] for a in mine] == [
+        a.alert_id for a in offline.account_alert_log if a.account_id == company
+    ]
+    assert len(mine) == 1 and mine[0]["threshold"] == "mqa" and mine[0]["score"] >= 60
+    assert all("@" not in orjson.dumps(a).decode() for a in alerts), "no contact details"
+
+    status, body = worker.get(f"/accounts/{company}")
+    assert status == 200 and account_fields(orjson.loads(body)) == final
+    assert worker.get(f"/accounts/{tag}-nobody.example")[0] == 404

@@ -123,9 +123,11 @@ def test_a_sweep_goes_through_its_partition_in_slices(monkeypatch: pytest.Monkey
         command = more[0] if more else None
     rescored = [k.decode() for t, k, _v, _p in sent if t == "p.leads.scores"]
     assert sorted(rescored) == here, "each lead of the partition once, no other"
-    # The leads' slices, then one command for the partition's visitors (none here).
-    assert commands == len(here) // 2 + 1 + 1
+    # The leads' slices, then one command for the partition's visitors and one for its
+    # accounts (none here: the leads have no email).
+    assert commands == len(here) // 2 + 1 + 1 + 1
     assert pipe.visitors_held[0] == 0
+    assert pipe.accounts_held[0] == 0
     assert pipe.leads[0] == len(here)
 
 

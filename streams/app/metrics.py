@@ -54,6 +54,11 @@ PROCESSING = Histogram(
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1),
 )
 LEADS = Gauge("leadscore_leads_in_state", "Leads held in this worker's table partitions")
+ACCOUNTS = Gauge("leadscore_accounts_held", "Accounts with people in this worker's table")
+ACCOUNT_UPDATES = Counter("leadscore_account_updates", "Account score messages published")
+ACCOUNT_ALERTS = Counter(
+    "leadscore_account_alerts", "Account threshold alerts published", ["threshold"]
+)
 READY = Gauge("leadscore_ready", "1 when the worker has joined its group and recovered tables")
 MODEL_INFO = Gauge("leadscore_model_info", "The scoring model in force", ["model_version"])
 MODEL_REJECTED = Counter("leadscore_model_rejected", "Model versions refused as invalid")

@@ -19,7 +19,7 @@ import orjson
 from schemas import topics
 from schemas.codec import DecodeError, decode_json, encode, parse_event
 from schemas.events import IdentityLinked, InputEvent, PageViewed, lead_of, routing_key
-from schemas.outputs import DeadLetterError, ScoreUpdate
+from schemas.outputs import AccountScore, DeadLetterError, ScoreUpdate
 from schemas.topics import Topic
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
@@ -35,6 +35,13 @@ from streams.core import (
     to_us,
     too_far_ahead,
     visitors,
+)
+from streams.core.accounts import (
+    AccountState,
+    Contribution,
+    account_card,
+    account_score,
+    contribute,
 )
 from streams.kafka.partitioning import partition_for
 from streams.settings import VISITOR_MAX_AGE_DAYS, VISITOR_MAX_VIEWS
@@ -94,6 +101,7 @@ class Pipeline:
         send: Sender,
         store: StateStore,
         visitor_store: StateStore,
+        account_store: StateStore,
         visitor_max_views: int = VISITOR_MAX_VIEWS,
         visitor_max_age_seconds: float = VISITOR_MAX_AGE_DAYS * 86400,
         exactly_once: bool = False,
@@ -102,6 +110,8 @@ class Pipeline:
         self.inputs: dict[str, Topic] = {f"{topic_prefix}{t.name}": t for t in topics.INPUTS}
         # Views and links forwarded from visitors' partitions, erasures sent to them.
         self.inputs[f"{topic_prefix}{topics.VISITORS.name}"] = topics.VISITORS
+        # Leads' contributions to their accounts (docs/accounts.md).
+        self.inputs[f"{topic_prefix}{topics.CONTRIBUTIONS.name}"] = topics.CONTRIBUTIONS
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
         self.max_future_skew_us = int(max_future_skew_seconds * 1e6)
@@ -113,16 +123,18 @@ class Pipeline:
         self.send = send
         self.store = store
         self.visitor_store = visitor_store
+        self.account_store = account_store
         self.visitor_max_views = visitor_max_views
         self.visitor_max_age_us = int(visitor_max_age_seconds * 1e6)
         self.model = model
         self.leads: dict[int, int] = {}  # leads per partition, from the last sweep
         self.visitors_held: dict[int, int] = {}  # visitors per partition, from the last sweep
+        self.accounts_held: dict[int, int] = {}  # accounts per partition, from the last sweep
         # The states last written, so a lead's next event skips the table read and the
         # decode. Written with the table (publish), emptied on a rebalance or a failed step.
         self._recent: dict[str, LeadState] = {}
         metrics.MODEL_INFO.labels(model.model_version).set(1)
-        metrics.init_series(sorted(t.name for t in (*topics.INPUTS, topics.VISITORS)))
+        metrics.init_series(sorted({t.name for t in self.inputs.values()}))
 
     # --- input -----------------------------------------------------------------------
 
@@ -146,6 +158,8 @@ class Pipeline:
             return self.reject(msg, contract, "too_large", f"{len(raw)} bytes > limit {limit}")
         if contract == topics.VISITORS.name:
             return self._handle_forwarded(msg, raw)
+        if contract == topics.CONTRIBUTIONS.name:
+            return self._handle_contribution(msg, raw)
         try:
             event = parse_event(raw, contract)
         except DecodeError as exc:
@@ -247,6 +261,41 @@ class Pipeline:
         if gone:
             metrics.VISITOR_VIEWS.labels("forgotten").inc(gone)
 
+    # --- accounts (core/accounts.py) -------------------------------------------------
+
+    def _handle_contribution(self, msg: Message, raw: bytes) -> None:
+        """A lead's contribution (or removal) on its account's partition."""
+        contract = topics.CONTRIBUTIONS.name
+        try:
+            contribution = Contribution.from_json(raw)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return self.reject(msg, contract, "schema", "not a contribution")
+        account_id = contribution.account_id
+        if msg.key is not None and msg.key != account_id.encode():
+            return self.reject(msg, contract, "key_mismatch", "sent without its account_id")
+        state = self.load_account(account_id) or AccountState(account_id)
+        position = Position(msg.topic, msg.partition, msg.offset)
+        step = contribute(state, contribution, self.model, datetime.now(UTC), position)
+        _events(contract, step.outcome).inc()
+        if step.outcome == "applied":  # the state first, as for leads (publish)
+            self.account_store[account_id] = state.to_bytes()
+        key = account_id.encode()
+        if step.tombstone:
+            self.send(topics.ACCOUNT_SCORES, key, None)
+        if step.score is not None:
+            self.send(topics.ACCOUNT_SCORES, key, encode(step.score))
+            if not step.republish:
+                metrics.ACCOUNT_UPDATES.inc()
+        for alert in step.alerts:
+            self.send(topics.ACCOUNT_ALERTS, key, encode(alert))
+            if not step.republish:
+                metrics.ACCOUNT_ALERTS.labels(alert.threshold).inc()
+        return None
+
+    def load_account(self, account_id: str) -> AccountState | None:
+        raw = self.account_store.get(account_id)
+        return None if raw is None else AccountState.from_bytes(raw)
+
     def reject(self, msg: Message, contract: str, code: DeadLetterError, detail: str) -> None:
         record = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, code, detail)
         self.send(topics.DEAD_LETTER, msg.key or b"", encode(record))
@@ -297,6 +346,13 @@ class Pipeline:
         applied in another order this time.
         """
         key = state.lead_id.encode()
+        for c in step.contributions:
+            # Before the state too: a removal must not be lost with a kept state (the
+            # replayed event would be a duplicate); sent twice, a contribution is a
+            # duplicate to its account.
+            account = c.account_id
+            partition = partition_for(account, self.partitions)
+            self.send(topics.CONTRIBUTIONS, account.encode(), c.to_json(), partition)
         for anonymous_id in step.forget:
             # Before the state: a crash that keeps the erased state keeps these too (the
             # erasure's redelivery no longer knows the visitors); sent twice, they are
@@ -346,6 +402,8 @@ class Pipeline:
             command = orjson.loads(msg.value or b"{}")
             if command.get("table") == "visitors":
                 return self._expire_visitors(msg.partition, command)
+            if command.get("table") == "accounts":
+                return self._count_accounts(msg.partition, command)
             as_of = datetime.fromisoformat(command["as_of"]) if command.get("as_of") else None
             sent, read, last = self.rescore_slice(msg.partition, as_of, command.get("after"))
         except Exception:
@@ -415,6 +473,21 @@ class Pipeline:
             return
         self.visitors_held[partition] = held
         metrics.VISITORS.set(sum(self.visitors_held.values()))
+        count = {"table": "accounts", "reason": "account count"}  # then the accounts
+        self.send(topics.RESCORE, b"rescore", orjson.dumps(count), partition)
+
+    def _count_accounts(self, partition: int, command: dict[str, Any]) -> None:
+        """One slice of a partition's accounts, counted (those with people) for the gauge."""
+        after = command.get("after")
+        held = command.get("held", 0)
+        rows = self.account_store.partition_slice(partition, after, RESCORE_SLICE)
+        held += sum(AccountState.from_bytes(raw).people > 0 for _, raw in rows)
+        if len(rows) == RESCORE_SLICE:
+            more = {**command, "after": rows[-1][0], "held": held}
+            self.send(topics.RESCORE, b"rescore", orjson.dumps(more), partition)
+            return
+        self.accounts_held[partition] = held
+        metrics.ACCOUNTS.set(sum(self.accounts_held.values()))
 
     def set_model(self, model: ScoringModel) -> None:
         metrics.MODEL_INFO.labels(self.model.model_version).set(0)
@@ -430,3 +503,10 @@ class Pipeline:
         if state.is_marker_only:
             return None
         return score_update(lead_id, score(state, self.model), None, datetime.now(UTC))
+
+    def current_account(self, account_id: str) -> AccountScore | None:
+        """The account's current score (GET /accounts/{id}); None when no one is in it."""
+        state = self.load_account(account_id)
+        if state is None or not state.people:
+            return None
+        return account_score(account_id, account_card(state, self.model), datetime.now(UTC))

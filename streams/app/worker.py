@@ -143,6 +143,12 @@ def visitors_table(app: faust.App, settings: Settings) -> Any:
     return _bytes_table(app, "visitors", settings)
 
 
+def accounts_table(app: faust.App, settings: Settings) -> Any:
+    """The table of accounts: account_id -> state bytes (core/accounts.py): each lead's
+    latest contribution, on the account's partition."""
+    return _bytes_table(app, "accounts", settings)
+
+
 def _bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
     """A changelogged table of key -> bytes the core encodes, partitioned like its input."""
     return app.Table(
@@ -179,8 +185,10 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     app = new_app(settings)
     table = leads_table(app, settings)
     visitors = visitors_table(app, settings)
+    accounts = accounts_table(app, settings)
     # Every topic the pipeline writes: outputs, internal commands, re-routed inputs.
-    written = (*topics.OUTPUTS, topics.RESCORE, topics.VISITORS, *topics.INPUTS)
+    internal = (topics.RESCORE, topics.VISITORS, topics.CONTRIBUTIONS)
+    written = (*topics.OUTPUTS, *internal, *topics.INPUTS)
     outputs = {t: app.topic(settings.topic(t)) for t in written}
 
     def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
@@ -195,6 +203,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         send=send,
         store=TableStore(table, settings.partitions),
         visitor_store=TableStore(visitors, settings.partitions),
+        account_store=TableStore(accounts, settings.partitions),
         visitor_max_views=settings.visitor_max_views,
         visitor_max_age_seconds=settings.visitor_max_age_days * 86400,
         exactly_once=settings.processing_guarantee == "exactly_once",
@@ -254,7 +263,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     app.task(watch_model)
     app.task(keep_ready_current)
 
-    _add_web(app, table, pipeline)
+    _add_web(app, table, accounts, pipeline)
     install_sensor(app)
     if settings.webhook_url:
         install_webhook(app, settings)
@@ -353,7 +362,7 @@ def _try_model(raw: bytes | None, pipeline: Pipeline) -> bool:
     return True
 
 
-def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
+def _add_web(app: faust.App, table: Any, accounts: Any, pipeline: Pipeline) -> None:
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -377,6 +386,18 @@ def _add_web(app: faust.App, table: Any, pipeline: Pipeline) -> None:
     @app.page("/leads/{lead_id}")
     class Lead(View):
         get = routed
+
+    async def account(view: View, request: Request, account_id: str) -> Response:
+        current = pipeline.current_account(account_id)
+        if current is None:
+            return view.json({"error": "unknown account"}, status=404)
+        return view.bytes(encode(current), content_type="application/json")
+
+    routed_account = app.table_route(table=accounts, match_info="account_id")(cast(Any, account))
+
+    @app.page("/accounts/{account_id}")
+    class Account(View):
+        get = routed_account
 
 
 def is_ready(app: faust.App) -> bool:

@@ -261,6 +261,7 @@ def _apply_form(
         "company_size": form.company_size,
         "industry": form.industry,
         "country": form.country,
+        "account_id": form.account_id,
     }
     if form.answers is not None:
         a = form.answers

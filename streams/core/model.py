@@ -202,6 +202,32 @@ class Bots(_Strict):
         return factors
 
 
+BuyingRole = Literal["decision_maker", "influencer", "user"]
+BUYING_ROLES: tuple[BuyingRole, ...] = get_args(BuyingRole)
+
+
+class AccountThresholds(_Strict):
+    hysteresis: Points = 10
+    levels: dict[str, Annotated[int, Field(ge=1, le=100)]] = {"mqa": 60}
+
+
+class Accounts(_Strict):
+    """How an account is scored from its people (core/accounts.py)."""
+
+    weights: Weights = Weights()
+    # How many of the most engaged people make the account's engagement (their sum, capped).
+    engaged_people: int = Field(3, ge=1, le=50)
+    # Points added for each buying role present among the account's people.
+    role_points: dict[BuyingRole, Points] = {"decision_maker": 10, "influencer": 5, "user": 2}
+    # A person's role when they gave no BANT authority answer: from their job title's
+    # seniority (the names of fit.seniority).
+    seniority_roles: dict[str, BuyingRole] = {}
+    thresholds: AccountThresholds = AccountThresholds()
+    # People kept per account with their latest contribution (the highest scores); the
+    # others are counted, not kept (docs/accounts.md).
+    max_people: int = Field(200, ge=5, le=10_000)
+
+
 class ScoringModel(_Strict):
     """The whole model; `ScoringModel.load(path)` is the one way to read a file."""
 
@@ -213,12 +239,20 @@ class ScoringModel(_Strict):
     fit: Fit = Fit()
     disqualifiers: Disqualifiers = Disqualifiers()
     bots: Bots
+    accounts: Accounts = Accounts()
 
     @model_validator(mode="after")
     def _weights_sum(self) -> ScoringModel:
         total = self.weights.fit + self.weights.engagement
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"weights.fit + weights.engagement must be 1, got {total}")
+        accounts = self.accounts.weights.fit + self.accounts.weights.engagement
+        if abs(accounts - 1.0) > 1e-9:
+            raise ValueError(f"accounts.weights must add up to 1, got {accounts}")
+        known = {s.name for s in self.fit.seniority}
+        unknown = sorted(set(self.accounts.seniority_roles) - known)
+        if unknown:
+            raise ValueError(f"accounts.seniority_roles: {unknown} are not fit.seniority names")
         return self
 
     @cached_property

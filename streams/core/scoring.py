@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from schemas.outputs import Grade, Stage
 from streams.core import decay, engagement
+from streams.core.accounts import account_of
 from streams.core.model import ScoringModel
 from streams.core.signals import bot_flags, is_contactable, is_disqualified
 from streams.core.state import LeadState, published_digest
@@ -37,6 +38,7 @@ class Card:
     last_event_us: int | None
     machine_events: int
     contactable: bool = True
+    account_id: str | None = None
 
     def published(self) -> dict[str, Any]:
         """What change detection compares (everything a consumer sees)."""
@@ -53,6 +55,7 @@ class Card:
             "events_counted": self.events_counted,
             "last_event_us": self.last_event_us,
             "contactable": self.contactable,
+            "account_id": self.account_id,
         }
 
     def digest(self) -> bytes:
@@ -97,6 +100,7 @@ def score(state: LeadState, model: ScoringModel, as_of_us: int | None = None) ->
         last_event_us=last,
         machine_events=machine,
         contactable=is_contactable(state),
+        account_id=account_of(state),
     )
 
 

@@ -119,6 +119,9 @@ class LeadState:
     tally: Tally = field(default_factory=Tally)
     # Anonymous visitor ids seen linked to the lead (sorted): its erasure reaches them.
     visitors: list[str] = field(default_factory=list)
+    # The account the last event moved the lead out of: the redelivery of that event sends
+    # its removal again (docs/accounts.md). Never kept by an erasure's marker.
+    left_account: str | None = None
 
     @property
     def last_event_us(self) -> int | None:
@@ -168,6 +171,7 @@ class LeadState:
             ],
             self.recycled_at,  # fields are appended: older headers stop before them
             self.visitors,
+            self.left_account,
         ]
         packed: bytes = msgpack.packb(header, use_bin_type=True)
         # The records' columns follow the header raw: encoding and decoding them is one
@@ -199,6 +203,7 @@ class LeadState:
             (key, sums, machine),
             recycled_at,
             visitors,
+            left_account,
         ) = _padded(msgpack.unpackb(view[5:end], raw=False, strict_map_key=False))
         return cls(
             lead_id=lead_id,
@@ -217,6 +222,7 @@ class LeadState:
             outbox=[Sent(cause, _unpack_alert(row), _position(p)) for cause, row, p in outbox],
             tally=Tally(key, {rec.KINDS[c]: sum_from_bytes(b) for c, b in sums}, machine),
             visitors=list(visitors),  # a new list: the padding's default is shared
+            left_account=left_account,
         )
 
 
@@ -259,8 +265,8 @@ def _unpack_alert(row: list[Any]) -> dict[str, Any]:
 
 
 # Header fields appended since version 2 first shipped, with their values in older states.
-_APPENDED: tuple[Any, ...] = (None, [])  # recycled_at, visitors
-_HEADER_FIELDS = 15
+_APPENDED: tuple[Any, ...] = (None, [], None)  # recycled_at, visitors, left_account
+_HEADER_FIELDS = 16
 
 
 def _padded(header: list[Any]) -> list[Any]:

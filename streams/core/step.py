@@ -13,6 +13,7 @@ from datetime import datetime
 from schemas.events import InputEvent, LeadErased
 from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
 from streams.core import engagement
+from streams.core.accounts import Contribution, account_of, buying_role, version_of
 from streams.core.apply import Outcome, apply_event, from_us, to_us
 from streams.core.model import ScoringModel
 from streams.core.records import event_key
@@ -37,6 +38,8 @@ class Step:
     rebuilt: bool = False
     # An erasure's visitors (anonymous ids): their held page views are to be dropped too.
     forget: list[str] = field(default_factory=list)
+    # To the lead's account(s): its new contribution, and a removal from one it left.
+    contributions: list[Contribution] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -67,10 +70,12 @@ def process(
     """
     was_erased = state.erased_at
     visitors = state.visitors
+    account = account_of(state)
     outcome = apply_event(state, event, model)
     if outcome == "stale":  # counted beyond the window: a new count to publish
-        step = rescore(state, model, now, cause=event)
+        step = rescore(state, model, now, cause=event, account_before=account)
         step.outcome = outcome
+        state.left_account = _left(step)
         return step
     if outcome != "applied":
         lost = position if outputs_may_be_lost else None
@@ -81,8 +86,9 @@ def process(
     state.last_event = None if erasure else key
     state.last_position = None if erasure else position
     tombstone = state.erased_at != was_erased
-    step = rescore(state, model, now, cause=event)
+    step = rescore(state, model, now, cause=event, account_before=account)
     step.tombstone = tombstone
+    state.left_account = None if erasure else _left(step)
     if erasure:
         step.forget = visitors
     else:
@@ -134,6 +140,9 @@ def redeliver(
             card = score(state, model, state.published.as_of_us)
             if card.digest() == state.published.digest:
                 step.score = score_update(state.lead_id, card, event, now)
+                occurred = to_us(event.occurred_at)
+                before = state.left_account or card.account_id
+                step.contributions = contributions(state, card, model, occurred, before)
     step.alerts = [
         Alert.model_validate(s.alert)
         for s in state.outbox
@@ -149,10 +158,17 @@ def rescore(
     now: datetime,
     as_of_us: int | None = None,
     cause: InputEvent | None = None,
+    account_before: str | None = None,
 ) -> Step:
-    """Score `state`; publish only when a published field changed (sweeps, model changes)."""
+    """Score `state`; publish only when a published field changed (sweeps, model changes).
+
+    `account_before`: the lead's account before the event (`process` says), which gets a
+    removal when the lead is in another one now (or none: erased).
+    """
     if state.is_marker_only:
-        return Step("applied")
+        step = Step("applied")
+        step.contributions = contributions(state, None, model, 0, account_before)
+        return step
     rebuilt = engagement.sync(state, model.rules)
     card = score(state, model, as_of_us)
     digest = card.digest()
@@ -163,7 +179,50 @@ def rescore(
     occurred = cause.occurred_at if cause is not None else from_us(as_of_us or to_us(now))
     update = score_update(state.lead_id, card, cause, now)
     alerts = _alerts(state, card, model, previous, occurred, now)
-    return Step("applied", score=update, alerts=alerts, card=card, rebuilt=rebuilt)
+    step = Step("applied", score=update, alerts=alerts, card=card, rebuilt=rebuilt)
+    before = card.account_id if account_before is None else account_before
+    rescored = to_us(now) if cause is None else 0  # a sweep or a new model
+    step.contributions = contributions(state, card, model, to_us(occurred), before, rescored)
+    return step
+
+
+def _left(step: Step) -> str | None:
+    """The account a step's removal goes to, if any."""
+    return next((c.account_id for c in step.contributions if c.removed), None)
+
+
+def contributions(
+    state: LeadState,
+    card: Card | None,
+    model: ScoringModel,
+    occurred_us: int,
+    before: str | None,
+    rescored_us: int = 0,
+) -> list[Contribution]:
+    """The lead's published score changed (`card`, None when erased): its account gets the
+    new contribution, and the account it was in before (`before`), if another, a removal.
+    `rescored_us`: when a sweep or a new model re-scored the lead (0 for an event)."""
+    after = None if card is None else card.account_id
+    version = version_of(state, rescored_us)
+    out = []
+    if before is not None and before != after:
+        out.append(Contribution(state.lead_id, before, version, removed=True))
+    if card is not None and after is not None:
+        out.append(
+            Contribution(
+                lead_id=state.lead_id,
+                account_id=after,
+                version=version,
+                fit=card.fit,
+                engagement=card.engagement,
+                score=card.score,
+                validity=card.validity,
+                stage=card.stage,
+                role=buying_role(state, model),
+                occurred_us=occurred_us,
+            )
+        )
+    return out
 
 
 def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: datetime) -> ScoreUpdate:
@@ -184,6 +243,7 @@ def score_update(lead_id: str, card: Card, cause: InputEvent | None, now: dateti
             "last_event_at": None if card.last_event_us is None else from_us(card.last_event_us),
             "cause_event_id": None if cause is None else cause.event_id,
             "contactable": card.contactable,
+            "account_id": card.account_id,
             "updated_at": now,
         }
     )

@@ -22,7 +22,7 @@ import typer
 
 from schemas.codec import DecodeError, encode, parse_event
 from schemas.events import IdentityLinked, InputEvent, PageViewed, lead_of, routing_key
-from schemas.outputs import Alert, ScoreUpdate
+from schemas.outputs import AccountAlert, AccountScore, Alert, ScoreUpdate
 from schemas.topics import FORMS, TOPIC_OF_TYPE, WEB
 from streams.core import (
     LeadState,
@@ -33,6 +33,7 @@ from streams.core import (
     too_far_ahead,
     visitors,
 )
+from streams.core.accounts import AccountState, Contribution, contribute
 from streams.settings import MAX_FUTURE_SKEW_SECONDS, VISITOR_MAX_VIEWS
 
 
@@ -56,10 +57,18 @@ class OfflineRun:
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     alert_log: list[Alert] = field(default_factory=list)  # every alert, in the order issued
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    account_scores: dict[str, AccountScore] = field(default_factory=dict)
+    account_alert_log: list[AccountAlert] = field(default_factory=list)
 
     @property
     def alerts(self) -> int:
         return len(self.alert_log)
+
+    def final_account_scores(self) -> Iterator[AccountScore]:
+        """Scores of accounts that still have people, by account id."""
+        for account_id in sorted(self.account_scores):
+            yield self.account_scores[account_id]
 
     def final_scores(self) -> Iterator[ScoreUpdate]:
         """Scores of leads that still exist (erased leads have none), by lead id."""
@@ -129,6 +138,19 @@ def _apply(
         run.scores.pop(lead_id, None)
     if step.score is not None:
         run.scores[lead_id] = step.score
+    for contribution in step.contributions:
+        _contribute(run, contribution, model, now)
+
+
+def _contribute(run: OfflineRun, c: Contribution, model: ScoringModel, now: datetime) -> None:
+    """A lead's contribution reaches its account at once (any order scores the same)."""
+    account = run.accounts.setdefault(c.account_id, AccountState(c.account_id))
+    step = contribute(account, c, model, now)
+    run.account_alert_log.extend(step.alerts)
+    if step.tombstone:
+        run.account_scores.pop(c.account_id, None)
+    if step.score is not None:
+        run.account_scores[c.account_id] = step.score
 
 
 def _visit(
@@ -161,6 +183,9 @@ def score(
     strict: bool = typer.Option(
         False, "--strict", help="exit 1 when any line is invalid (default: only when all are)"
     ),
+    accounts: Path | None = typer.Option(
+        None, "--accounts", help="also write the final account scores to this JSONL file"
+    ),
 ) -> None:
     """Score a JSONL file of events offline with the worker's core; print final scores.
 
@@ -190,10 +215,17 @@ def score(
     out = sys.stdout.buffer
     for update in run.final_scores():
         out.write(encode(update) + b"\n")
+    if accounts is not None:
+        try:
+            accounts.write_bytes(b"".join(encode(a) + b"\n" for a in run.final_account_scores()))
+        except OSError as exc:
+            _fail(f"cannot write {accounts}: {exc.strerror or exc}", 2)
     summary = {
         "outcomes": dict(run.outcomes),
         "invalid": dict(run.errors),
         "alerts": run.alerts,
+        "accounts": len(run.account_scores),
+        "account_alerts": len(run.account_alert_log),
         "lines": lines.read,
         "invalid_lines": lines.invalid_numbers,
     }

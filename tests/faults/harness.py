@@ -34,8 +34,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.outputs import ACCOUNT_STATE_FIELDS, Alert
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
-from schemas.outputs import Alert
 from streams.core.model import ScoringModel
 from streams.settings import Settings
 from streams.tools.score import score_lines
@@ -69,6 +69,7 @@ class SeededStream:
     events: dict[str, list[tuple[str, str, bytes]]]  # lead -> [(event_id, type, value)]
     outcomes: Counter[str]
     alerts: list[Alert]  # the offline scorer's, for the events in file order
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> fields
 
     @property
     def malformed(self) -> int:
@@ -107,7 +108,10 @@ def seeded_stream(seed: int = SEED, events: int = EVENTS, leads: int = LEADS) ->
         else:
             expected[lead_id] = fields(run.scores[lead_id].model_dump(mode="json"))
     events = events_by_lead(valid)
-    return SeededStream(messages, source, expected, events, run.outcomes, run.alert_log)
+    accounts = {
+        a.account_id: account_fields(a.model_dump(mode="json")) for a in run.final_account_scores()
+    }
+    return SeededStream(messages, source, expected, events, run.outcomes, run.alert_log, accounts)
 
 
 def events_by_lead(valid: list[bytes]) -> dict[str, list[tuple[str, str, bytes]]]:
@@ -134,6 +138,10 @@ def events_by_lead(valid: list[bytes]) -> dict[str, list[tuple[str, str, bytes]]
 
 def fields(score: dict[str, Any]) -> dict[str, Any]:
     return {k: score[k] for k in SCORE_FIELDS}
+
+
+def account_fields(score: dict[str, Any]) -> dict[str, Any]:
+    return {k: score[k] for k in ACCOUNT_STATE_FIELDS}
 
 
 def fault_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
@@ -265,6 +273,23 @@ def diff_scores(
     return problems
 
 
+def diff_accounts(
+    latest: dict[str, dict[str, Any] | None], expected: dict[str, dict[str, Any]]
+) -> list[str]:
+    """One line per account whose latest value on accounts.scores is not the expected one
+    (an account not expected must end with a tombstone, or never appear)."""
+    problems = []
+    for account, want in expected.items():
+        got = latest.get(account)
+        if got is None:
+            problems.append(f"account {account}: {'tombstone' if account in latest else 'none'}")
+        elif account_fields(got) != want:
+            delta = {k: (got[k], want[k]) for k in ACCOUNT_STATE_FIELDS if got[k] != want[k]}
+            problems.append(f"account {account}: (got, want) {delta}")
+    unexpected = [k for k, v in latest.items() if v is not None and k not in expected]
+    return problems + [f"account {k}: unexpected on accounts.scores" for k in unexpected]
+
+
 def _brief(value: dict[str, Any] | None) -> str:
     if value is None:
         return "tombstone"
@@ -311,6 +336,8 @@ class Outcome:
     dead_letters: list[Consumed]
     seconds: float
     exactly_once: bool = False  # the workers' guarantee: then no output may repeat
+    account_scores: list[Consumed] = field(default_factory=list)
+    account_alerts: list[Consumed] = field(default_factory=list)
 
     @classmethod
     async def collect(
@@ -350,10 +377,15 @@ class Outcome:
                 if fresh:
                     seen.extend(fresh)
                     quiet_since = time.monotonic()
+        accounts = await _accounts_converged(settings, stream, timeout, workers)
         alerts = await read_all(settings.kafka_bootstrap, settings.topic("leads.alerts"))
         dead = await read_all(settings.kafka_bootstrap, settings.topic("leads.dead-letter"))
+        account_alerts = await read_all(settings.kafka_bootstrap, settings.topic("accounts.alerts"))
         exactly_once = settings.processing_guarantee == "exactly_once"
-        return cls(seen, alerts, dead, seconds, exactly_once)
+        return cls(seen, alerts, dead, seconds, exactly_once, accounts, account_alerts)
+
+    def latest_accounts(self) -> dict[str, dict[str, Any] | None]:
+        return {r.key_text or "": r.json() for r in self.account_scores}
 
     def check(self, stream: SeededStream, produced: Produced) -> Report:
         """Every check of the suite; raises AssertionError with the figures on failure."""
@@ -362,9 +394,39 @@ class Outcome:
         for record in self.scores:
             latest[record.key_text or ""] = record.json()
         report.score_problems = diff_scores(latest, stream.expected)
+        report.account_problems = diff_accounts(self.latest_accounts(), stream.accounts)
         report.check_alerts()
         report.check_dead_letters()
         return report
+
+
+async def _accounts_converged(
+    settings: Settings, stream: SeededStream, timeout: float, workers: Iterable[WorkerProcess]
+) -> list[Consumed]:
+    """Read accounts.scores until every account's latest value is the offline one (the
+    leads' final contributions reach their accounts after the leads' final scores)."""
+    began = time.monotonic()
+    seen: list[Consumed] = []
+    latest: dict[str, dict[str, Any] | None] = {}
+    problems = diff_accounts(latest, stream.accounts)
+    async with _Reader(settings, "accounts.scores") as reader:
+        while problems:
+            if time.monotonic() - began > timeout:
+                lines = [
+                    f"accounts.scores under {settings.topic_prefix} did not converge to the "
+                    f"offline account scores within {timeout:g} s: {len(problems)} differ",
+                    *(f"  {p}" for p in problems[:15]),
+                ]
+                for n, w in enumerate(workers):
+                    lines.append(f"--- worker {n}: {_errors_in(w)}")
+                raise AssertionError("\n".join(lines))
+            fresh = await reader.poll()
+            for record in fresh:
+                latest[record.key_text or ""] = record.json()
+            seen.extend(fresh)
+            if fresh:
+                problems = diff_accounts(latest, stream.accounts)
+    return seen
 
 
 def _not_converged(
@@ -408,7 +470,9 @@ class Report:
     produced: Produced
     faults: list[str] = field(default_factory=list)
     score_problems: list[str] = field(default_factory=list)
+    account_problems: list[str] = field(default_factory=list)
     alert_conflicts: dict[str, int] = field(default_factory=dict)  # id -> distinct contents
+    account_alert_conflicts: dict[str, int] = field(default_factory=dict)
     alerts_missing: list[str] = field(default_factory=list)
     alerts_unexpected: list[str] = field(default_factory=list)
     alerts_different: list[str] = field(default_factory=list)
@@ -429,12 +493,13 @@ class Report:
         the stream-order reference as a figure: a crash loses intermediate score messages,
         and with them the exact order of the events around it.
         """
-        contents: dict[str, set[bytes]] = defaultdict(set)
-        for record in self.outcome.alerts:
-            doc = record.json()
-            contents[doc["alert_id"]].add(_canonical(doc))
+        contents = _contents(self.outcome.alerts)
         self.alert_ids = len(contents)
         self.alert_conflicts = {k: len(v) for k, v in contents.items() if len(v) > 1}
+        # Account alerts depend on the order contributions reach the account: only one
+        # content per id is judged.
+        account = _contents(self.outcome.account_alerts)
+        self.account_alert_conflicts = {k: len(v) for k, v in account.items() if len(v) > 1}
         in_order = {a["alert_id"]: _canonical(a) for a in self.reference_alerts()}
         as_filed = {a.alert_id for a in self.stream.alerts}
         self.expected_alerts = len(in_order.keys() & as_filed)
@@ -471,6 +536,9 @@ class Report:
     @property
     def problems(self) -> list[str]:
         out = [f"score: {p}" for p in self.score_problems[:20]]
+        out += [f"account score: {p}" for p in self.account_problems[:20]]
+        out += [f"account alert {k}: published with {n} different contents" for k, n in
+                list(self.account_alert_conflicts.items())[:10]]  # fmt: skip
         out += [f"alert {k}: published with {n} different contents" for k, n in
                 list(self.alert_conflicts.items())[:10]]  # fmt: skip
         out += [f"alert {k}: never published (lost)" for k in self.alerts_missing[:10]]
@@ -500,6 +568,10 @@ class Report:
             f"{len(self.alerts_missing)} lost, {len(self.alerts_unexpected)} unexpected, "
             f"{len(self.alert_conflicts)} ids with conflicting contents; "
             f"{len(self.alerts_different)} differ in content from the stream-order reference",
+            f"accounts: {len(self.stream.accounts)} expected, {len(o.account_scores)} score "
+            f"messages, {len(self.account_problems)} differ from offline; "
+            f"{len(o.account_alerts)} account alerts, "
+            f"{len(self.account_alert_conflicts)} ids with conflicting contents",
             f"dead letters: {len(o.dead_letters)} messages for {len(self.produced.malformed)} "
             f"broken inputs; {self.dead_letters_missing} missing",
             *self.notes,
@@ -510,6 +582,15 @@ class Report:
         print("\n" + self.summary())
         problems = self.problems
         assert not problems, self.summary() + "\nproblems:\n" + "\n".join(problems)
+
+
+def _contents(alerts: Iterable[Consumed]) -> dict[str, set[bytes]]:
+    """Alert id -> its distinct contents (emitted_at aside)."""
+    contents: dict[str, set[bytes]] = defaultdict(set)
+    for record in alerts:
+        doc = record.json()
+        contents[doc["alert_id"]].add(_canonical(doc))
+    return contents
 
 
 def _canonical(alert: dict[str, Any]) -> bytes:
