@@ -15,12 +15,22 @@ from pathlib import Path
 
 import orjson
 import pytest
+from rich.console import Console
 
 from schemas.codec import encode
-from schemas.outputs import Alert, Contact, Factor, ScoreUpdate
+from schemas.outputs import (
+    AccountAlert,
+    AccountScore,
+    Alert,
+    Contact,
+    Factor,
+    ScoreUpdate,
+    TopLead,
+)
 from streams.kafka.admin import list_topics
+from streams.tools import tail
 from streams.tools.demo import parse_counts
-from streams.tools.tail import Board, View, json_line
+from streams.tools.tail import Board, View, follow, json_line, render
 from tests.kafka_helpers import kafka_settings
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -85,6 +95,155 @@ def test_plain_view_and_json_lines_never_print_emails() -> None:
     }  # fmt: skip
 
 
+def _account(account_id: str, score: int, people: int = 3, engaged: int = 2) -> bytes:
+    update = AccountScore(
+        account_id=account_id, score=score, fit=80, engagement=40, people=people,
+        engaged_people=engaged, roles=["decision_maker", "user"],
+        top_leads=[TopLead(lead_id="lead-1", score=81), TopLead(lead_id="lead-2", score=40)],
+        factors=[Factor(factor="fit (best person)", points=40.0),
+                 Factor(factor="engagement (top 3 people)", points=20.0)],
+        stage="mqa" if score >= 60 else "engaged", model_version="m1", updated_at=NOW,
+    )  # fmt: skip
+    return encode(update)
+
+
+def _account_alert(account_id: str, score: int, alert_id: str | None = None) -> bytes:
+    alert = AccountAlert(
+        alert_id=alert_id or f"acc-{account_id}", account_id=account_id, threshold="mqa",
+        level=60, score=score, previous_score=48,
+        top_leads=[TopLead(lead_id="lead-1", score=81), TopLead(lead_id="lead-2", score=40)],
+        occurred_at=NOW, emitted_at=NOW,
+    )  # fmt: skip
+    return encode(alert)
+
+
+def test_board_keeps_latest_account_scores_and_forgets_emptied_accounts() -> None:
+    board = Board()
+    for account, score in (("acme.com", 40), ("acct-0042", 70), ("beta.io", 30), ("acme.com", 64)):
+        board.apply("accounts.scores", account.encode(), _account(account, score))
+    board.apply("accounts.scores", b"beta.io", None)  # tombstone: no one left
+    board.apply("accounts.scores", b"x", b"{}")
+
+    assert [(a.account_id, a.score) for a in board.top_accounts(5)] == [
+        ("acct-0042", 70), ("acme.com", 64),
+    ]  # fmt: skip
+    assert board.top_accounts(1)[0].account_id == "acct-0042"
+    assert board.counts["account_scores"] == 4 and board.counts["account_tombstones"] == 1
+    assert board.counts["unreadable"] == 1
+    assert board.scores == {} and board.counts["tombstones"] == 0  # leads untouched
+
+
+def test_account_alerts_join_the_alerts_marked_as_accounts() -> None:
+    board = Board()
+    board.apply("leads.alerts", b"b", _alert("b"))
+    shown = [board.apply("accounts.alerts", b"acme.com", _account_alert("acme.com", 64))]
+    shown.append(board.apply("accounts.alerts", b"acme.com", _account_alert("acme.com", 64)))
+    assert isinstance(shown[0], AccountAlert) and shown[1] is None  # re-sent: shown once
+    assert [type(a) for a in board.alerts] == [AccountAlert, Alert]  # newest first
+    assert board.counts["alerts"] == 1 and board.counts["account_alerts"] == 1
+    assert board.counts["alerts_repeated"] == 1
+    assert board.alerts_by_threshold == {"mql": 1, "mqa": 1}
+
+    out = io.StringIO()
+    with View(Board(), live=False, out=out) as view:
+        view.message("accounts.scores", b"acme.com", _account("acme.com", 64))
+        view.message("accounts.alerts", b"acme.com", _account_alert("acme.com", 64))
+        view.refresh(force=True)
+    text = out.getvalue()
+    assert "ACCOUNT mqa acme.com 64 (was 48) top leads: lead-1 81, lead-2 40" in text
+    assert "accounts=1 account_updates=1 account_alerts=1" in text
+    assert re.search(
+        r"account acme\.com +score= 64 people=3 engaged=2 "
+        r"roles=decision_maker,user stage=mqa +why: fit \(best person\) \+40",
+        text,
+    )
+
+
+def test_the_live_view_shows_the_top_accounts_and_account_alerts() -> None:
+    board = Board()
+    board.apply("leads.scores", b"a", _score("a", 90))
+    board.apply("accounts.scores", b"acme.com", _account("acme.com", 64, people=4, engaged=3))
+    board.apply("accounts.scores", b"beta.io", _account("beta.io", 20))
+    board.apply("accounts.alerts", b"acme.com", _account_alert("acme.com", 64))
+    console = Console(file=io.StringIO(), width=180, color_system=None)
+    console.print(render(board, top=10))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Top 5 accounts by score" in text and "2 accounts · 1 account alerts" in text
+    row = next(line for line in text.splitlines() if "acme.com" in line and "people" not in line)
+    assert re.search(r"acme\.com +│ +64 │ +4 │ +3 │ decision maker, user +│ mqa +│ fit", row)
+    assert text.index("acme.com") < text.index("beta.io")  # the top account first
+    assert "ACCOUNT mqa" in text and "top leads: lead-1 81" in text
+    assert text.index("Top 10 leads") < text.index("Top 5 accounts") < text.index("Latest alerts")
+
+    empty = Console(file=io.StringIO(), width=180, color_system=None)
+    empty.print(render(Board(), top=10))
+    assert "Top accounts (none yet)" in empty.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_json_lines_carry_account_scores_alerts_and_tombstones() -> None:
+    line = orjson.loads(json_line("accounts.scores", b"acme.com", _account("acme.com", 64)))
+    assert line["topic"] == "accounts.scores" and line["key"] == "acme.com"
+    assert line["value"]["score"] == 64 and line["value"]["stage"] == "mqa"
+    alert = orjson.loads(json_line("accounts.alerts", b"acme.com", _account_alert("acme.com", 64)))
+    assert alert["value"]["top_leads"][0] == {"lead_id": "lead-1", "score": 81}
+    assert orjson.loads(json_line("accounts.scores", b"acme.com", None))["value"] is None
+
+
+class _FakeConsumer:
+    """Stands in for AIOKafkaConsumer: one batch of a record per topic, then stops."""
+
+    subscribed: tuple[str, ...] = ()
+
+    def __init__(self, *topics: str, **_kwargs: object) -> None:
+        _FakeConsumer.subscribed = topics
+        self.stop_event: asyncio.Event | None = None
+        self.polls = 0
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[str, list[object]]:
+        self.polls += 1
+        if self.polls > 1:
+            assert self.stop_event is not None
+            self.stop_event.set()
+            return {}
+        records = [
+            type("Record", (), {"topic": t, "key": t.encode(), "value": b"{}"})()
+            for t in self.subscribed
+        ]
+        return {"tp": records}
+
+
+def test_follow_reads_the_account_topics_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumers: list[_FakeConsumer] = []
+    stop = asyncio.Event()
+
+    def make(*topics: str, **kwargs: object) -> _FakeConsumer:
+        consumer = _FakeConsumer(*topics, **kwargs)
+        consumer.stop_event = stop
+        consumers.append(consumer)
+        return consumer
+
+    monkeypatch.setattr(tail, "AIOKafkaConsumer", make)
+    seen: list[tuple[str, bytes | None]] = []
+    settings = kafka_settings("localhost:9", "t1.")
+
+    asyncio.run(follow(settings, lambda t, k, _v: seen.append((t, k)), from_beginning=True,
+                       stop=stop))  # fmt: skip
+    assert set(_FakeConsumer.subscribed) == {
+        "t1.leads.scores", "t1.leads.alerts", "t1.accounts.scores", "t1.accounts.alerts",
+    }  # fmt: skip
+    # Each record is handed over under its contract name (the prefix taken off).
+    assert sorted(t for t, _ in seen) == [
+        "accounts.alerts", "accounts.scores", "leads.alerts", "leads.scores",
+    ]  # fmt: skip
+    assert all(k == f"t1.{t}".encode() for t, k in seen)
+
+
 def test_worker_counters_are_read_from_prometheus_text() -> None:
     text = """\
 # TYPE leadscore_events_total counter
@@ -143,6 +302,8 @@ def test_demo_runs_without_a_terminal_and_cleans_up(kafka_bootstrap: str, tmp_pa
     assert updates and int(updates.group(1)) > 0 and int(updates.group(2)) > 0, out
     assert processed and processed.group(1) == sent.group(1), out  # the worker caught up
     assert "top 5 leads:\n  1. lead-" in out
+    assert re.search(r"accounts:\s+[1-9]\d* scored", out), out  # the simulator's companies
+    assert "top 3 accounts:\n  1. " in out
     assert "\x1b[" not in out  # plain lines, no terminal control codes
     assert "@" not in out  # plain output never shows a lead's email
 

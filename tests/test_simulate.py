@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -21,11 +22,14 @@ from schemas.events import (
     FormSubmitted,
     IdentityLinked,
     InputEvent,
+    LeadAssociated,
     PageViewed,
+    Signup,
     routing_key,
 )
+from streams.core.accounts import business_domain
 from streams.core.model import ScoringModel
-from streams.tools.score import score_lines
+from streams.tools.score import OfflineRun, score_lines
 from streams.tools.simulate import NO_FAULTS, PERSONA_SHARES, Faults, SimEvent, generate, generator
 from streams.tools.simulate import data as d
 from streams.tools.simulate.faults import EXPECTED_ERROR, malform
@@ -219,10 +223,15 @@ def test_buyers_warm_up_towards_the_end(clean: list[SimEvent]) -> None:
     assert last_third > 2 * first_third
 
 
+@pytest.fixture(scope="module")
+def offline(sample: list[SimEvent]) -> OfflineRun:
+    return score_lines((e.value for e in sample), ScoringModel.load(None))
+
+
 def test_scored_offline_buyers_beat_everyone_and_bots_score_nothing(
-    sample: list[SimEvent],
+    sample: list[SimEvent], offline: OfflineRun
 ) -> None:
-    result = score_lines((e.value for e in sample), ScoringModel.load(None))
+    result = offline
     persona_of = {e.lead_id: e.persona for e in sample}
     scores: dict[str, list[int]] = {}
     for update in result.final_scores():
@@ -379,3 +388,116 @@ def test_page_kinds_differ_by_persona_as_planned(parsed: Parsed) -> None:
     assert share("student", "careers") > 4 * share("buyer", "careers")
     assert share("student", "careers", "blog") > share("buyer", "careers", "blog")
     assert share("tyre_kicker", "blog", "docs", "product") > share("buyer", "blog", "docs")
+
+
+# --- companies and accounts ----------------------------------------------------------------
+
+BUSINESS = {"buyer", "tyre_kicker", "scanned"}
+
+
+def _domains(parsed: Parsed) -> dict[str, str]:
+    """Each lead's email domain, from its forms and signups."""
+    return {
+        p.lead_id: p.email.rpartition("@")[2]
+        for _, p in parsed
+        if isinstance(p, FormSubmitted | Signup)
+    }
+
+
+def _people_by_domain(parsed: Parsed) -> dict[str, set[str]]:
+    people: dict[str, set[str]] = defaultdict(set)
+    for lead_id, domain in _domains(parsed).items():
+        people[domain].add(lead_id)
+    return people
+
+
+def test_companies_of_several_people_share_a_domain_and_a_profile(parsed: Parsed) -> None:
+    persona_of = {e.lead_id: e.persona for e, _ in parsed}
+    people = _people_by_domain(parsed)
+    business = {
+        domain: leads for domain, leads in people.items()
+        if any(persona_of[lead] in BUSINESS for lead in leads)
+    }  # fmt: skip
+    for domain, leads in business.items():
+        assert business_domain(domain) == domain, domain  # a company's own domain
+        assert {persona_of[lead] in BUSINESS for lead in leads} == {True}
+    teams = {domain: leads for domain, leads in business.items() if len(leads) > 1}
+    sizes = Counter(len(leads) for leads in teams.values())
+    assert len(teams) >= 15 and max(sizes) <= 8 and len(sizes) >= 4, sizes
+    in_teams = sum(map(len, teams.values()))
+    assert 0.25 < in_teams / sum(map(len, business.values())) < 0.6
+    # One company per domain: the same name, size, industry and country on every form.
+    profiles: dict[str, set[tuple[object, ...]]] = defaultdict(set)
+    for _, p in parsed:
+        if isinstance(p, FormSubmitted) and persona_of[p.lead_id] in BUSINESS:
+            profile = (p.company, p.company_size, p.industry, p.country)
+            profiles[p.email.rpartition("@")[2]].add(profile)
+    assert all(len(found) == 1 for found in profiles.values())
+    assert sum(len(teams.get(domain, ())) > 1 for domain in profiles) >= 10
+    # Colleagues have addresses of their own.
+    emails = {p.lead_id: p.email for _, p in parsed if isinstance(p, FormSubmitted | Signup)}
+    assert len(set(emails.values())) == len(emails)
+
+
+def test_students_and_bots_use_free_or_disposable_mail(parsed: Parsed) -> None:
+    persona_of = {e.lead_id: e.persona for e, _ in parsed}
+    others = {
+        domain for lead, domain in _domains(parsed).items()
+        if persona_of[lead] in ("student", "bot")
+    }  # fmt: skip
+    assert len(others) >= 5
+    assert all(business_domain(domain) is None for domain in others)
+
+
+def test_some_companies_are_in_the_crm(parsed: Parsed) -> None:
+    persona_of = {e.lead_id: e.persona for e, _ in parsed}
+    domains = _domains(parsed)
+    people = _people_by_domain(parsed)
+    associated = [(e, p) for e, p in parsed if isinstance(p, LeadAssociated)]
+    assert associated and {e.topic for e, _ in associated} == {"leads.lifecycle"}
+    by_account: dict[str, set[str]] = defaultdict(set)
+    profile: dict[str, tuple[object, ...]] = {}
+    for _, p in parsed:
+        if isinstance(p, FormSubmitted):
+            profile[p.lead_id] = (p.company, p.company_size, p.industry, p.country)
+    for event, p in associated:
+        assert re.fullmatch(r"acct-\d{4}", p.account_id) and event.key.decode() == p.lead_id
+        assert persona_of[p.lead_id] in BUSINESS
+        assert profile.get(p.lead_id, (p.company, p.company_size, p.industry, p.country)) == (
+            p.company, p.company_size, p.industry, p.country
+        )  # fmt: skip
+        by_account[p.account_id].add(p.lead_id)
+    assert len(by_account) >= 3 and max(map(len, by_account.values())) >= 2
+    for leads in by_account.values():
+        (domain,) = {domains[lead] for lead in leads}  # one company: one domain
+        assert len(people[domain]) >= 2  # companies of several people
+    # A minority of the companies of several people.
+    teams = sum(len(leads) > 1 for domain, leads in people.items() if business_domain(domain))
+    assert len(by_account) < 0.6 * teams
+    # The CRM learns of a lead after it shows up.
+    first_seen: dict[str, datetime] = {}
+    for _, p in parsed:
+        if p.lead_id is not None:
+            first_seen.setdefault(p.lead_id, p.occurred_at)
+    assert all(p.occurred_at > first_seen[p.lead_id] for _, p in associated)
+
+
+def test_scored_offline_companies_become_accounts_and_some_cross_mqa(
+    sample: list[SimEvent], offline: OfflineRun
+) -> None:
+    persona_of = {e.lead_id: e.persona for e in sample}
+    for update in offline.final_scores():
+        if persona_of[update.lead_id] in ("student", "bot"):
+            assert update.account_id is None  # free mail: no account
+        else:
+            assert update.account_id is not None
+    accounts = list(offline.final_account_scores())
+    assert len(accounts) >= 50
+    several = [a for a in accounts if a.people >= 2]
+    assert len(several) >= 15
+    assert any(a.account_id.startswith("acct-") for a in several)
+    warm = [a for a in several if a.stage == "mqa" and a.engaged_people >= 2]
+    assert len(warm) >= 3, [(a.account_id, a.score, a.people) for a in several]
+    assert {a.stage for a in accounts} >= {"engaged", "mqa"}
+    crossed = [a for a in offline.account_alert_log if a.threshold == "mqa"]
+    assert crossed and all(a.score >= 60 > a.previous_score for a in crossed)

@@ -33,8 +33,8 @@ from typing import Annotated
 import typer
 from prometheus_client.parser import text_string_to_metric_families
 
-from schemas.outputs import ScoreUpdate
-from schemas.topics import VISITORS
+from schemas.outputs import AccountScore, ScoreUpdate
+from schemas.topics import BY_NAME
 from streams.kafka.admin import admin_client, create_topics, probe_broker
 from streams.settings import Settings
 from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
@@ -75,8 +75,9 @@ def parse_counts(text: str) -> WorkerCounts:
         for sample in family.samples:
             value, labels = int(sample.value), sample.labels
             if sample.name == "leadscore_events_total":
-                if labels["topic"] == VISITORS.name:
-                    continue  # the worker's own forwards, not messages the demo sent
+                topic = BY_NAME.get(labels["topic"])
+                if topic is not None and topic.direction == "internal":
+                    continue  # the worker's own forwards and contributions, not the demo's
                 counts.outcomes[labels["outcome"]] += value
             elif sample.name == "leadscore_dead_letters_total":
                 counts.dead_letters[labels["reason"]] += value
@@ -189,6 +190,7 @@ def summary(result: DemoResult, seed: int) -> str:
     outcomes = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(c.outcomes.items()))
     reasons = ", ".join(f"{k} {n}" for k, n in sorted(c.dead_letters.items())) or "none"
     alerts = ", ".join(f"{k} {n}" for k, n in sorted(c.alerts.items())) or "none"
+    board = result.board
     throughput = c.processed / result.seconds_to_process if result.seconds_to_process else 0.0
     # A redelivered event re-sends the lead's outputs (crash safety): same content, not new.
     again = f" (+{c.republished['score']} re-sent for duplicates)" if c.republished else ""
@@ -205,10 +207,22 @@ def summary(result: DemoResult, seed: int) -> str:
         f"score updates:    {c.score_updates} published{again}, "
         f"{len(result.board.scores)} leads scored",
         f"alerts:           {alerts}",
+        f"accounts:         {len(board.accounts)} scored, "
+        f"{board.counts['account_alerts']} account alerts",
         "top 5 leads:",
     ]
-    lines += [f"  {i}. {_lead_line(u)}" for i, u in enumerate(result.board.top(5), 1)]
+    lines += [f"  {i}. {_lead_line(u)}" for i, u in enumerate(board.top(5), 1)]
+    lines.append("top 3 accounts:")
+    lines += [f"  {i}. {_account_line(a)}" for i, a in enumerate(board.top_accounts(3), 1)]
     return "\n".join(lines)
+
+
+def _account_line(a: AccountScore) -> str:
+    roles = ", ".join(a.roles) or "no roles"
+    return (
+        f"{a.account_id}  score {a.score}  {a.stage}  {a.people} people "
+        f"({a.engaged_people} engaged; {roles})"
+    )
 
 
 def _lead_line(u: ScoreUpdate) -> str:

@@ -1,8 +1,12 @@
-"""`leadscore tail`: follow leads.scores and leads.alerts and show the hottest leads live.
+"""`leadscore tail`: follow the lead and account scores and alerts (leads.scores,
+leads.alerts, accounts.scores, accounts.alerts) and show the hottest leads and accounts live.
 
-Three renderings of one `Board` (the latest score per lead and the latest alerts):
-- a rich live view when stdout is a terminal: top leads, and a panel of alerts as they fire;
-- plain lines otherwise (CI logs, `| tee`): each alert as it fires, the top leads periodically;
+Three renderings of one `Board` (the latest score per lead and per account, and the latest
+alerts of both):
+- a rich live view when stdout is a terminal: top leads, top accounts, and a panel of
+  alerts as they fire (account alerts marked ACCOUNT);
+- plain lines otherwise (CI logs, `| tee`): each alert as it fires, the top leads and
+  accounts periodically;
 - `--json`: one JSON object per message, tagged with its topic, for piping.
 
 Privacy: lead emails appear only in the live view's alert panel, which is sales' view of a
@@ -31,45 +35,56 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from schemas.outputs import Alert, ScoreUpdate
-from schemas.topics import ALERTS, SCORES
+from schemas.outputs import AccountAlert, AccountScore, Alert, ScoreUpdate
+from schemas.topics import ACCOUNT_ALERTS, ACCOUNT_SCORES, ALERTS, SCORES, Topic
 from streams.kafka.clients import client_kwargs
 from streams.settings import Settings
 
 MAX_ALERTS_SHOWN = 8
 MAX_ALERT_LINES = 5  # plain output: alert lines per status period
 TOP_FACTORS_SHOWN = 3
+TOP_ACCOUNTS_SHOWN = 5  # at most; never more than the leads shown
+FOLLOWED: tuple[Topic, ...] = (SCORES, ALERTS, ACCOUNT_SCORES, ACCOUNT_ALERTS)
+AnyAlert = Alert | AccountAlert
 Handler = Callable[[str, bytes | None, bytes | None], None]  # (contract topic, key, value)
 
 
 @dataclass
 class Board:
-    """What the view shows: the latest score of each lead and the latest alerts."""
+    """What the view shows: the latest score of each lead and of each account, and the
+    latest alerts (of leads and accounts, newest first)."""
 
     scores: dict[str, ScoreUpdate] = field(default_factory=dict)
-    alerts: deque[Alert] = field(default_factory=lambda: deque(maxlen=MAX_ALERTS_SHOWN))
+    accounts: dict[str, AccountScore] = field(default_factory=dict)
+    alerts: deque[AnyAlert] = field(default_factory=lambda: deque(maxlen=MAX_ALERTS_SHOWN))
     counts: Counter[str] = field(default_factory=Counter)
     alerts_by_threshold: Counter[str] = field(default_factory=Counter)
     alert_ids: set[str] = field(default_factory=set)
 
-    def apply(self, topic: str, key: bytes | None, value: bytes | None) -> Alert | None:
+    def apply(self, topic: str, key: bytes | None, value: bytes | None) -> AnyAlert | None:
         """Take one message of `topic` (contract name); the alert, if it was one."""
         try:
             if topic == SCORES.name:
                 self._score(key, value)
+            elif topic == ACCOUNT_SCORES.name:
+                self._account(key, value)
             elif topic == ALERTS.name and value is not None:
-                alert = Alert.model_validate_json(value)
-                if alert.alert_id in self.alert_ids:  # re-sent after a crash: shown once
-                    self.counts["alerts_repeated"] += 1
-                    return None
-                self.alert_ids.add(alert.alert_id)
-                self.alerts.appendleft(alert)
-                self.counts["alerts"] += 1
-                self.alerts_by_threshold[alert.threshold] += 1
-                return alert
+                return self._alert(Alert.model_validate_json(value), "alerts")
+            elif topic == ACCOUNT_ALERTS.name and value is not None:
+                return self._alert(AccountAlert.model_validate_json(value), "account_alerts")
         except ValidationError:
             self.counts["unreadable"] += 1
         return None
+
+    def _alert(self, alert: AnyAlert, counted: str) -> AnyAlert | None:
+        if alert.alert_id in self.alert_ids:  # re-sent after a crash: shown once
+            self.counts["alerts_repeated"] += 1
+            return None
+        self.alert_ids.add(alert.alert_id)
+        self.alerts.appendleft(alert)
+        self.counts[counted] += 1
+        self.alerts_by_threshold[alert.threshold] += 1
+        return alert
 
     def _score(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:  # a tombstone: the lead was erased
@@ -80,8 +95,24 @@ class Board:
         self.scores[update.lead_id] = update
         self.counts["scores"] += 1
 
+    def _account(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:  # a tombstone: no one is left in the account
+            self.accounts.pop((key or b"").decode("utf-8", "replace"), None)
+            self.counts["account_tombstones"] += 1
+            return
+        update = AccountScore.model_validate_json(value)
+        self.accounts[update.account_id] = update
+        self.counts["account_scores"] += 1
+
     def top(self, n: int) -> list[ScoreUpdate]:
         return sorted(self.scores.values(), key=lambda u: (-u.score, u.lead_id))[:n]
+
+    def top_accounts(self, n: int) -> list[AccountScore]:
+        """The best-scoring accounts; among equals, those with more engaged people."""
+        ranked = sorted(
+            self.accounts.values(), key=lambda a: (-a.score, -a.engaged_people, a.account_id)
+        )
+        return ranked[:n]
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -91,12 +122,27 @@ _COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("valid", "right"), ("grade", "center"), ("stage", "left"), ("bot flags", "left"),
     ("top factors", "left"),
 )  # fmt: skip
+_ACCOUNT_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("account", "left"), ("score", "right"), ("people", "right"), ("engaged", "right"),
+    ("roles", "left"), ("stage", "left"), ("top factor", "left"),
+)  # fmt: skip
 _STAGE_STYLE = {"sql": "bold green", "mql": "green", "converted": "bold cyan",
-                "disqualified": "dim red", "engaged": "", "new": "dim"}  # fmt: skip
+                "disqualified": "dim red", "engaged": "", "new": "dim",
+                "mqa": "bold green"}  # fmt: skip
+_ROLE_LABEL = {"decision_maker": "decision maker", "influencer": "influencer", "user": "user"}
 
 
-def factors_text(update: ScoreUpdate | Alert, n: int = TOP_FACTORS_SHOWN) -> str:
+def factors_text(update: ScoreUpdate | Alert | AccountScore, n: int = TOP_FACTORS_SHOWN) -> str:
     return ", ".join(f"{factor_label(f.factor)} {f.points:+g}" for f in update.factors[:n])
+
+
+def roles_text(account: AccountScore) -> str:
+    return ", ".join(_ROLE_LABEL.get(r, r) for r in account.roles) or "-"
+
+
+def top_leads_text(alert: AccountAlert, n: int = 3) -> str:
+    """An account alert's best people, by lead id and score (no contact details)."""
+    return ", ".join(f"{t.lead_id} {t.score}" for t in alert.top_leads[:n]) or "-"
 
 
 def factor_label(factor: str) -> str:
@@ -127,15 +173,46 @@ def leads_table(board: Board, top: int) -> Table:
     return table
 
 
+def accounts_table(board: Board, top: int) -> Table:
+    shown = board.top_accounts(top)
+    title = f"Top {top} accounts by score" if board.accounts else "Top accounts (none yet)"
+    table = Table(title=title, expand=True, title_justify="left")
+    for name, justify in _ACCOUNT_COLUMNS:
+        ratio = {"account": 2, "roles": 2, "top factor": 3}.get(name)
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", ratio=ratio)
+    for a in shown:
+        table.add_row(
+            a.account_id,
+            Text(str(a.score), style="bold"),
+            str(a.people),
+            str(a.engaged_people),
+            roles_text(a),
+            Text(a.stage, style=_STAGE_STYLE.get(a.stage, "")),
+            factors_text(a, 1) or "-",
+        )
+    return table
+
+
 def alerts_panel(board: Board) -> Panel:
-    """The one place an email is shown: sales' contact view of an alerted lead."""
+    """The one place an email is shown: sales' contact view of an alerted lead. Account
+    alerts name the account and its best people (lead ids), never a contact."""
     table = Table(box=None, expand=True, show_header=True, pad_edge=False)
-    for name in ("time", "threshold", "lead", "score"):
+    for name in ("time", "threshold", "lead / account", "score"):
         table.add_column(name, no_wrap=True)
     # The contact and the reasons share what is left; one line per alert, cut with "…".
     table.add_column("contact", ratio=3, no_wrap=True, overflow="ellipsis")
     table.add_column("why", ratio=2, no_wrap=True, overflow="ellipsis")
     for a in board.alerts:
+        if isinstance(a, AccountAlert):
+            table.add_row(
+                a.emitted_at.strftime("%H:%M:%S"),
+                Text(f"ACCOUNT {a.threshold}", style="bold cyan"),
+                a.account_id,
+                f"{a.previous_score}→{a.score}",
+                f"top leads: {top_leads_text(a)}",
+                "-",
+            )
+            continue
         c = a.contact
         contact = " · ".join(x for x in (c.name, c.job_title, c.company, c.email) if x)
         if not a.contactable:  # opted out or bounced: call, do not email
@@ -155,14 +232,22 @@ def alerts_panel(board: Board) -> Panel:
 def render(board: Board, top: int, header: str = "") -> RenderableType:
     status = (
         f"{len(board.scores)} leads · {board.counts['scores']} score updates · "
-        f"{board.counts['alerts']} alerts"
+        f"{board.counts['alerts']} alerts · {len(board.accounts)} accounts · "
+        f"{board.counts['account_alerts']} account alerts"
     )
     lines = Text(f"{header}\n{status}" if header else status, style="dim")
-    return Group(lines, leads_table(board, top), alerts_panel(board))
+    accounts = accounts_table(board, min(top, TOP_ACCOUNTS_SHOWN))
+    return Group(lines, leads_table(board, top), accounts, alerts_panel(board))
 
 
-def alert_line(alert: Alert) -> str:
-    """An alert as one plain line: name and company, never the email."""
+def alert_line(alert: AnyAlert) -> str:
+    """An alert as one plain line: name and company, never the email; an account alert
+    as ACCOUNT <threshold> <account> <score> and its best people's lead ids."""
+    if isinstance(alert, AccountAlert):
+        return (
+            f"ACCOUNT {alert.threshold} {alert.account_id} {alert.score} "
+            f"(was {alert.previous_score}) top leads: {top_leads_text(alert)}"
+        )
     c = alert.contact
     who = " / ".join(x for x in (c.name, c.company) if x) or "-"
     email = "" if alert.contactable else " (do not email)"
@@ -176,13 +261,22 @@ def plain_status(board: Board, top: int, header: str = "") -> str:
     lines = [header] if header else []
     lines.append(
         f"leads={len(board.scores)} score_updates={board.counts['scores']} "
-        f"alerts={board.counts['alerts']}"
+        f"alerts={board.counts['alerts']} accounts={len(board.accounts)} "
+        f"account_updates={board.counts['account_scores']} "
+        f"account_alerts={board.counts['account_alerts']}"
     )
     for u in board.top(top):
         flags = ",".join(u.bot_flags) or "-"
         lines.append(
             f"  {u.lead_id:<20} score={u.score:>3} grade={u.grade} stage={u.stage:<12} "
             f"flags={flags} why: {factors_text(u)}"
+        )
+    for a in board.top_accounts(min(top, TOP_ACCOUNTS_SHOWN)):
+        roles = ",".join(a.roles) or "-"
+        lines.append(
+            f"  account {a.account_id:<20} score={a.score:>3} people={a.people} "
+            f"engaged={a.engaged_people} roles={roles} stage={a.stage:<7} "
+            f"why: {factors_text(a, 1) or '-'}"
         )
     return "\n".join(lines)
 
@@ -273,12 +367,13 @@ async def follow(
     stop: asyncio.Event,
     on_idle: Callable[[], None] | None = None,
 ) -> None:
-    """Feed every message of the scores and alerts topics to `handle` until `stop` is set.
+    """Feed every message of the lead and account scores and alerts topics (FOLLOWED) to
+    `handle` until `stop` is set.
 
     No consumer group: every partition is read, nothing is committed, and any number of
     tails can run side by side without stealing partitions from each other.
     """
-    names = {settings.topic(SCORES): SCORES.name, settings.topic(ALERTS): ALERTS.name}
+    names = {settings.topic(t): t.name for t in FOLLOWED}
     consumer = AIOKafkaConsumer(
         *names,
         **client_kwargs(settings),
@@ -305,7 +400,7 @@ async def missing_topics(settings: Settings) -> list[str]:
     from streams.kafka.admin import list_topics
 
     present = set(await list_topics(settings))
-    return [t for t in (settings.topic(SCORES), settings.topic(ALERTS)) if t not in present]
+    return [settings.topic(t) for t in FOLLOWED if settings.topic(t) not in present]
 
 
 @contextmanager
@@ -333,7 +428,9 @@ async def stop_after(stop: asyncio.Event, seconds: float | None) -> None:
 
 
 def tail(
-    top: Annotated[int, typer.Option(min=1, help="How many leads to show")] = 10,
+    top: Annotated[
+        int, typer.Option(min=1, help="How many leads (and up to 5 accounts) to show")
+    ] = 10,
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning", help="Replay the topics from their start")
     ] = False,
@@ -345,7 +442,8 @@ def tail(
         float | None, typer.Option(min=0.0, help="Stop after this many seconds")
     ] = None,
 ) -> None:
-    """Follow leads.scores and leads.alerts: top leads by score, alerts as they fire."""
+    """Follow the lead and account scores and alerts: top leads and accounts by score,
+    alerts as they fire."""
     from streams.settings import get_settings
     from streams.tools.kafka import errors_as_exit, require_broker
 
@@ -381,7 +479,7 @@ async def _tail_view(
     settings: Settings, top: int, from_beginning: bool, every: float, duration: float | None
 ) -> None:
     stop = asyncio.Event()
-    where = f"following {settings.topic(SCORES)} and {settings.topic(ALERTS)}"
+    where = f"following {', '.join(settings.topic(t) for t in FOLLOWED)}"
     with stop_on_signals(stop), View(Board(), top=top, every=every, header=lambda: where) as view:
         timer = asyncio.create_task(stop_after(stop, duration))
         await follow(

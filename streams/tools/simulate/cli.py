@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from streams.tools.simulate.companies import TEAM_SHARE
 from streams.tools.simulate.faults import Faults, SimEvent
 from streams.tools.simulate.generator import generate
 from streams.tools.simulate.output import SendStats, progress_bar, send_to_kafka, write_jsonl
@@ -29,6 +30,10 @@ HELP = (
     "Leads browse the vendor's site (leads.web) as anonymous visitors until their first form "
     "links their cookie to them (identity.linked); crawlers add about "
     f"{CRAWLER_SHARE:.0%} of the messages, anonymous views that never identify.\n\n"
+    f"Business leads work at companies; {TEAM_SHARE:.0%} of them at companies of 2-8 people "
+    "sharing one email domain, which leadscore scores as one account. Some "
+    "companies warm up as a buyer pulls colleagues in; some are in the CRM, whose "
+    "lead.associated events name their account (acct-0042). Free-mail leads have none.\n\n"
     "Faults (--duplicates, --out-of-order, --malformed) are probabilities per event; "
     "malformed messages are extra, broken copies that the worker must dead-letter.\n\n"
     "The same --seed (and --now) gives the same messages."

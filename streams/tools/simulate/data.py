@@ -20,18 +20,49 @@ LAST_NAMES = (
     "Haddad", "Andersson", "Brown", "Fischer", "Moreau", "Singh", "Walker", "Costa",
 )  # fmt: skip
 
-# (name stem, industry); sizes and countries are drawn per lead.
-COMPANY_STEMS = (
-    ("Northwind", "software"), ("Bluepeak", "saas"), ("Silverline", "fintech"),
-    ("Brightpath", "e-commerce"), ("Apex Ledger", "financial services"),
-    ("Nimbus Retail", "retail"), ("Helix Health", "healthcare"), ("Ironforge", "manufacturing"),
-    ("Signalwave", "telecommunications"), ("Lumen Media", "media"), ("Cobalt Labs", "software"),
-    ("Greenfield Foods", "food & beverage"), ("Tidewater Logistics", "logistics"),
-    ("Quarry Construction", "construction"), ("Orbit Analytics", "saas"),
-    ("Pinecrest Insurance", "financial services"), ("Vertex Robotics", "manufacturing"),
-    ("Harbor Travel", "travel"), ("Mosaic Education", "education"), ("Redwood Energy", "energy"),
+# Company names: a prefix and a root ("Northwind"), often followed by a word of the
+# company's industry ("Northwind Logistics"); the email domain is the name without spaces.
+# Thousands of names, so each company of a population gets a domain of its own (companies.py).
+COMPANY_PREFIXES = (
+    "North", "Blue", "Silver", "Bright", "Iron", "Green", "Red", "Pine", "Tide", "Stone",
+    "Gold", "Clear", "Swift", "High", "Deep", "Star", "Sun", "Oak", "Maple", "Cedar", "Storm",
+    "River", "Crystal", "Eagle", "Lumen", "Cobalt", "Orbit", "Apex",
 )  # fmt: skip
-COMPANY_SUFFIXES = ("", " Inc", " GmbH", " Ltd", " Group", " AG", " SAS", " BV")
+COMPANY_ROOTS = (
+    "wind", "peak", "line", "path", "forge", "wave", "field", "water", "crest", "bridge",
+    "works", "point", "gate", "light", "ridge", "haven", "stone", "vale",
+)  # fmt: skip
+# Industry -> words of company names in it. Repeats in INDUSTRIES weigh the draw: most
+# companies are in the default model's target industries, some are not.
+INDUSTRY_NOUNS = {
+    "software": ("Software", "Labs", "Systems"), "saas": ("Cloud", "Analytics", "HQ"),
+    "fintech": ("Pay", "Capital", "Ledger"),
+    "financial services": ("Financial", "Insurance", "Partners"),
+    "e-commerce": ("Commerce", "Shop", "Market"), "retail": ("Retail", "Stores", "Outfitters"),
+    "healthcare": ("Health", "Care", "Medical"),
+    "manufacturing": ("Manufacturing", "Industries", "Robotics"),
+    "telecommunications": ("Telecom", "Networks", "Mobile"),
+    "media": ("Media", "Studios", "Publishing"),
+    "food & beverage": ("Foods", "Brewing", "Kitchens"),
+    "logistics": ("Logistics", "Freight", "Shipping"),
+    "construction": ("Construction", "Builders", "Engineering"),
+    "travel": ("Travel", "Tours", "Hospitality"),
+    "education": ("Learning", "Academy", "Education"),
+    "energy": ("Energy", "Power", "Solar"),
+}  # fmt: skip
+INDUSTRIES = (
+    "software", "software", "saas", "saas", "fintech", "financial services",
+    "financial services", "e-commerce", "retail", "healthcare", "manufacturing",
+    "manufacturing", "telecommunications", "media", "food & beverage", "logistics",
+    "construction", "travel", "education", "energy",
+)  # fmt: skip
+# Legal-form suffixes of a company's name, by country (others: COMPANY_SUFFIXES).
+COMPANY_SUFFIXES = ("", "", " Inc", " Group")
+COUNTRY_SUFFIXES = {
+    "DE": ("", " GmbH", " GmbH", " AG"), "CH": ("", " AG", " GmbH"), "FR": ("", " SAS", " SA"),
+    "NL": ("", " BV"), "GB": ("", " Ltd", " Ltd"), "IE": ("", " Ltd"), "SE": ("", " AB"),
+    "ES": ("", " SL"), "IT": ("", " Srl"), "BR": ("", " Ltda"), "IN": ("", " Pvt Ltd"),
+}  # fmt: skip
 
 # Country -> top-level domain of its companies (most use .com anyway).
 COUNTRY_TLDS = {

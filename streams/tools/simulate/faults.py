@@ -158,6 +158,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "form.submitted": ("email", "form_id"),
     "social.interaction": ("network",),
     "lead.verified": ("method",),
+    "lead.associated": ("account_id",),
     "page.viewed": ("url",),
     "identity.linked": ("anonymous_id",),
 }

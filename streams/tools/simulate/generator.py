@@ -4,10 +4,11 @@ No Kafka or file I/O here: `generate` yields `SimEvent`s (contract topic, key, v
 that the `leadscore simulate` command sends to Kafka or writes as JSONL, and that the
 benchmarks reuse.
 
-A run is a population of `leads` leads living through the last `days` days, and crawlers
-visiting the site (web.py). Events are planned per lead (personas.py), then merged in
-event-time order, so buyers warm up as the stream goes on and their demo requests come
-late, as in real life. With `events` set, the repeat activity is sized so the run has
+A run is a population of `leads` leads living through the last `days` days, business leads
+grouped into companies (companies.py), and crawlers visiting the site (web.py). Events are
+planned per lead (personas.py), then merged in event-time order, so buyers (and the
+companies they pull in) warm up as the stream goes on and their demo requests come late,
+as in real life. With `events` set, the repeat activity is sized so the run has
 exactly that many messages (faults included); longer runs go on with more activity of the
 same leads, in rounds of bounded size so memory stays flat. With `events=None` the stream
 never ends: each round is a new population.
@@ -27,7 +28,7 @@ from typing import Any
 import orjson
 
 from schemas.topics import TOPIC_OF_TYPE
-from streams.tools.simulate import web
+from streams.tools.simulate import companies, web
 from streams.tools.simulate.faults import Faults, SimEvent, inject
 from streams.tools.simulate.personas import (
     DAY,
@@ -98,6 +99,7 @@ def _population(seed: int, number: int, leads: int, start: float, end: float) ->
     population = [make_lead(rng, persona, start, end) for persona in personas]
     for lead in population:
         lead.erased = rng.random() < ERASED_SHARE
+    companies.gather(random.Random(f"{seed}/companies/{number}"), population, number, end)
     return population
 
 

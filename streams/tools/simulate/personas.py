@@ -14,6 +14,10 @@ to the lead. Later views carry the lead id too, except some sessions whose tag d
 identify the visitor again (they reach the lead through the link). Bots post their forms
 without browsing.
 
+Business leads work at companies (companies.py), some with colleagues: in a warm company
+the colleagues a buyer pulls in (`committee_from`) fill in a form now and then and read the
+pricing pages; the people of a company in the vendor's CRM get a `lead.associated` event.
+
 Everything is a pure function of a `random.Random`, so a seed reproduces a run exactly.
 Times are float Unix seconds until the event is rendered.
 """
@@ -22,14 +26,14 @@ from __future__ import annotations
 
 import math
 import random
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from streams.tools.simulate import companies, web
 from streams.tools.simulate import data as d
-from streams.tools.simulate import web
+from streams.tools.simulate.companies import local_part
 from streams.tools.simulate.plan import Doc, Planned
 from streams.tools.simulate.sampling import poisson
 
@@ -80,6 +84,13 @@ JOB_SEEKER_CAREERS = 8.0
 # Sessions after the link whose views carry only the cookie id (a subdomain or an app
 # without the identify call): they count for the lead through the link.
 ANONYMOUS_AFTER_LINK = 0.25
+# A warm company's colleagues (companies.py), from the time the buyer pulls them in: a
+# form now and then, a visit or two with a buyer's interest, and half of their own activity.
+COMMITTEE_FORM_SHARE = 0.4
+COMMITTEE_VISITS = (1, 2)
+COMMITTEE_TIMES = 0.5  # share of its moments of activity in the committee's time
+# A CRM syncs its contacts' account minutes to a day after the lead first shows up.
+ASSOCIATION_DELAY = (300.0, 86400.0)
 GATEWAY_SHARE = 0.2  # buyers and tyre-kickers behind a scanning gateway
 ERASED_SHARE = 0.015  # leads that ask to be forgotten (lead.erased) at the end
 HUMAN_MIN_DELAY = 120.0  # people open mail minutes after it is sent, scanners in seconds
@@ -114,6 +125,9 @@ class Lead:
     browser: str = ""  # its user agent
     job_seeker: bool = False
     linked_at: float | None = None  # its first form: the cookie is linked to the lead (milestones)
+    account_id: str | None = None  # its company's id in the vendor's CRM (lead.associated)
+    # A colleague in a warm company (companies.py): joins the buying from this time on.
+    committee_from: float | None = None
 
     @property
     def human(self) -> bool:
@@ -154,14 +168,9 @@ def make_lead(rng: random.Random, persona: Persona, start: float, end: float) ->
 
 
 def _business_profile(rng: random.Random, lead: Lead, icp: float, sizes: Sequence[int]) -> None:
-    lead.country = rng.choice(d.ICP_COUNTRIES if rng.random() < icp else d.OTHER_COUNTRIES)
-    stem, industry = rng.choice(d.COMPANY_STEMS)
-    lead.company = stem + rng.choice(d.COMPANY_SUFFIXES)
-    lead.industry = industry
-    lead.company_size = rng.choice(sizes) + rng.randint(0, 9)
-    domain = _ascii(stem).replace(" ", "").lower() + d.COUNTRY_TLDS.get(lead.country, ".com")
-    local = f"{_ascii(lead.first_name)}.{_ascii(lead.last_name)}".lower().replace("'", "")
-    lead.email = f"{local}@{domain}"
+    """A company of the lead's own (the population may make it a colleague's: companies.py)."""
+    country = rng.choice(d.ICP_COUNTRIES if rng.random() < icp else d.OTHER_COUNTRIES)
+    companies.join(lead, companies.draw(rng, country, sizes))
 
 
 def _buyer(rng: random.Random, lead: Lead) -> None:
@@ -187,7 +196,7 @@ def _scanned(rng: random.Random, lead: Lead) -> None:
 
 def _student(rng: random.Random, lead: Lead) -> None:
     lead.country = rng.choice(d.ICP_COUNTRIES + d.OTHER_COUNTRIES)
-    local = f"{_ascii(lead.first_name)}.{_ascii(lead.last_name)}".lower().replace("'", "")
+    local = f"{local_part(lead.first_name)}.{local_part(lead.last_name)}"
     lead.email = f"{local}{rng.randint(1, 99)}@{rng.choice(d.FREE_MAIL)}"
     if rng.random() < 0.35:  # typed in a hurry on a phone
         lead.first_name, lead.last_name = lead.first_name.lower(), lead.last_name.lower()
@@ -218,11 +227,6 @@ _PROFILES: dict[Persona, Callable[[random.Random, Lead], None]] = {
 }
 
 
-def _ascii(text: str) -> str:
-    """Müller -> Muller, for the local part of an address."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-
-
 # --- events ------------------------------------------------------------------------------
 
 
@@ -249,6 +253,9 @@ class LeadPlanner:
         u = self.rng.random()
         if self.lead.persona == "buyer":
             return self.lead.arrived + self.span * math.pow(u, 1 / 3)
+        committee = self.lead.committee_from
+        if committee is not None and self.rng.random() < COMMITTEE_TIMES:
+            return committee + max(self.end - committee, 0.0) * math.sqrt(u)
         if self.lead.persona == "bot":
             return min(self.lead.arrived + 900 * u, self.end)
         return self.lead.arrived + self.span * u
@@ -265,10 +272,11 @@ class LeadPlanner:
         return f"{campaign.campaign_id}.{self.lead.lead_id.removeprefix('lead-')}"
 
     def milestones(self) -> list[Planned]:
-        plan = _MILESTONES[self.lead.persona](self)
+        plan = _MILESTONES[self.lead.persona](self) + _committee_forms(self)
         plan += _email_status(self, plan)
         plan = [p for p in plan if p[0] <= self.end]
-        return plan + _web_milestones(self, plan)
+        plan += _web_milestones(self, plan) + _committee_visits(self)
+        return plan + _association(self, plan)
 
     def unit(self, kind: UnitKind) -> list[Planned]:
         return _UNITS[kind](self)
@@ -504,6 +512,51 @@ def _form_visit(p: LeadPlanner, at: float, form: Doc) -> list[Planned]:
 
 def _time(item: Planned) -> float:
     return item[0]
+
+
+# --- companies: buying committees and the CRM's accounts ---------------------------------
+
+
+def _committee_forms(p: LeadPlanner) -> list[Planned]:
+    """A warm company's colleague fills in a form once pulled in, now and then."""
+    start = p.lead.committee_from
+    if start is None or p.rng.random() >= COMMITTEE_FORM_SHARE:
+        return []
+    at = start + max(p.end - start, 0.0) * p.rng.uniform(0.1, 1.0)
+    return [p.form(at, p.rng.choice(d.CONTACT_FORMS + d.CONTENT_FORMS))]
+
+
+def _committee_visits(p: LeadPlanner) -> list[Planned]:
+    """A warm company's colleague looks at prices and the product, more so as time goes on
+    (visits before its first form are its cookie's: they count once it is linked)."""
+    start = p.lead.committee_from
+    if start is None:
+        return []
+    interest = PAGE_INTEREST["buyer"]
+    plan: list[Planned] = []
+    for _ in range(p.rng.randint(*COMMITTEE_VISITS)):
+        at = start + max(p.end - start, 0.0) * math.sqrt(p.rng.random())
+        entry, referrer = web.entry(p.rng, interest)
+        more = web.pick_pages(p.rng, interest, poisson(p.rng, web.EXTRA_PAGES_MEAN))
+        plan += p.visit(at, [entry, *more], referrer)
+    return plan
+
+
+def _association(p: LeadPlanner, plan: list[Planned]) -> list[Planned]:
+    """The CRM associates a lead of a company it knows with the company's account, with
+    the account's firmographics, some time after the lead first shows up."""
+    lead = p.lead
+    if lead.account_id is None or not plan:
+        return []
+    at = min(at for at, _ in plan) + p.rng.uniform(*ASSOCIATION_DELAY)
+    if at > p.end:
+        return []
+    doc: Doc = {"type": "lead.associated", "account_id": lead.account_id}
+    for name in ("company", "company_size", "industry", "country"):
+        value = getattr(lead, name)
+        if value is not None:
+            doc[name] = value
+    return [(at, doc)]
 
 
 # --- bounces, unsubscribes, complaints, recycling -----------------------------------------
