@@ -70,6 +70,9 @@ BUSINESS_METRICS = {
     "leadscore_visitors_held": "gauge",
     "leadscore_visitor_views": "counter",
     "leadscore_segment_messages": "counter",
+    "leadscore_accounts_held": "gauge",
+    "leadscore_account_updates": "counter",
+    "leadscore_account_alerts": "counter",
 }
 FAUST_PREFIX = "leadscore_faust"
 # prometheus_client's process collector (on Linux), served on the same /metrics.
