@@ -24,12 +24,9 @@ import random
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from streams.tools.simulate import data as d
-
-if TYPE_CHECKING:
-    from streams.tools.simulate.personas import Lead
+from streams.tools.simulate.plan import Lead
 
 BUSINESS_PERSONAS = ("buyer", "tyre_kicker", "scanned")
 TEAM_SHARE = 0.4  # of business leads: in companies of several people

@@ -36,14 +36,13 @@ from streams.tools.simulate.personas import (
     PERSONA_SHARES,
     REPEAT_UNITS,
     Campaign,
-    Lead,
     LeadPlanner,
     campaign_calendar,
     events_per_unit,
     make_lead,
     unit_mix,
 )
-from streams.tools.simulate.plan import Planned
+from streams.tools.simulate.plan import Lead, Planned
 from streams.tools.simulate.sampling import poisson
 
 ROUND_CAP = 100_000  # clean events planned at once (memory), longer runs take more rounds

@@ -34,10 +34,8 @@ from typing import Literal
 from streams.tools.simulate import companies, web
 from streams.tools.simulate import data as d
 from streams.tools.simulate.companies import local_part
-from streams.tools.simulate.plan import Doc, Planned
+from streams.tools.simulate.plan import Doc, Lead, Persona, Planned
 from streams.tools.simulate.sampling import poisson
-
-Persona = Literal["buyer", "tyre_kicker", "student", "bot", "scanned"]
 
 # Share of leads per persona (documented in `leadscore simulate --help`).
 PERSONA_SHARES: dict[Persona, float] = {
@@ -102,36 +100,6 @@ class Campaign:
     campaign_id: str
     sent_at: float
     links: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class Lead:
-    """A simulated lead's identity and profile (what its forms would say)."""
-
-    lead_id: str
-    persona: Persona
-    arrived: float  # first appearance; nothing happens before
-    first_name: str
-    last_name: str
-    email: str
-    country: str
-    company: str | None = None
-    job_title: str | None = None
-    company_size: int | None = None
-    industry: str | None = None
-    gateway: bool = False
-    erased: bool = False
-    anonymous_id: str = ""  # the visitor cookie id of the lead's browser
-    browser: str = ""  # its user agent
-    job_seeker: bool = False
-    linked_at: float | None = None  # its first form: the cookie is linked to the lead (milestones)
-    account_id: str | None = None  # its company's id in the vendor's CRM (lead.associated)
-    # A colleague in a warm company (companies.py): joins the buying from this time on.
-    committee_from: float | None = None
-
-    @property
-    def human(self) -> bool:
-        return self.persona != "bot"
 
 
 def campaign_calendar(rng: random.Random, start: float, end: float) -> list[Campaign]:
