@@ -8,6 +8,7 @@ All clients are plain aiokafka built from `client_kwargs`, so they never share c
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +21,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.kafka.admin import CreateTopicsReport, admin_client, create_topics, probe_broker
 from streams.kafka.clients import client_kwargs
+from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
 
 Key = str | bytes | None
@@ -32,6 +34,15 @@ def kafka_settings(bootstrap: str, prefix: str = "", **overrides: Any) -> Settin
     values["app_id"] = f"{prefix}leadscore"
     values.update(overrides)
     return Settings(**values)
+
+
+def neighbour(key: str, partitions: int, tag: str = "sentinel") -> str:
+    """Another key that murmur2 puts on `key`'s partition: a sentinel. Sent after the
+    messages under test, once its output is seen everything before it on that partition
+    has been handled (what a negative check waits for, instead of a fixed sleep)."""
+    want = partition_for(key, partitions)
+    keys = (f"{tag}-{key}-{n}" for n in itertools.count())
+    return next(k for k in keys if partition_for(k, partitions) == want)
 
 
 async def broker_answers(bootstrap: str, timeout: float = 5.0) -> bool:

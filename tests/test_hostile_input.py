@@ -12,7 +12,7 @@ from typing import Any, get_args
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import MAX_DETAIL_CHARS, DecodeError, encode, parse_event
@@ -110,11 +110,15 @@ TIMESTAMPS = st.one_of(
     st.integers(-(2**40), 2**40),
     st.floats(),
 )
-# JSON number texts orjson must parse or refuse (not crash on): overflow, NaN spellings.
-ABSURD_NUMBERS = st.sampled_from(
-    ["1e999", "-1e999", "NaN", "Infinity", "-0", "0.0000001", "1" + "0" * 400, "-1" + "0" * 30,
-     "18446744073709551616", "-9223372036854775809", "1e-400", "0x10", "01", "1.", ".5"]
-)  # fmt: skip
+# JSON number texts orjson must read or refuse (not crash on): overflow, NaN spellings. True:
+# orjson reads a number; False: it is not JSON (RFC 8259), or beyond a double's range (orjson
+# refuses those rather than read an infinity): invalid_json wherever it stands.
+ABSURD_NUMBERS: dict[str, bool] = {
+    "1e999": False, "-1e999": False, "1" + "0" * 400: False, "NaN": False, "Infinity": False,
+    "0x10": False, "01": False, "1.": False, ".5": False,
+    "-0": True, "0.0000001": True, "-1" + "0" * 30: True, "18446744073709551616": True,
+    "-9223372036854775809": True, "1e-400": True,
+}  # fmt: skip
 
 
 @st.composite
@@ -147,7 +151,7 @@ def check_decode_error(exc: DecodeError, raw: bytes) -> None:
     assert exc.code in CODES, exc.code
     assert isinstance(exc.detail, str) and 0 < len(exc.detail) <= MAX_DETAIL_CHARS + 40
     assert MARK not in exc.detail, f"the detail repeats the input: {exc.detail!r}"
-    str(exc)  # printable
+    assert str(exc) == f"{exc.code}: {exc.detail}"
 
 
 def check_bounded(state: LeadState, step: Step) -> None:
@@ -167,18 +171,61 @@ def check_bounded(state: LeadState, step: Step) -> None:
     assert LeadState.from_bytes(state.to_bytes()) == state
 
 
-def decode_and_apply(raw: bytes, topic: str, state: LeadState | None = None) -> Step | None:
-    """None when dead-lettered; otherwise the applied step (checked to be bounded)."""
+def decode_and_apply(raw: bytes, topic: str, state: LeadState | None = None) -> Step | DecodeError:
+    """The DecodeError when dead-lettered (checked: a known code, a short detail that does
+    not repeat the input); otherwise the step that applied the event to `state` (a fresh
+    lead's when None or another lead's), checked to be bounded."""
     try:
         event = parse_event(raw, topic)
     except DecodeError as exc:
         check_decode_error(exc, raw)
-        return None
+        return exc
     if state is None or state.lead_id != event.lead_id:
         state = LeadState(event.lead_id)
     step = process(state, event, MODEL, NOW)
     check_bounded(state, step)
     return step
+
+
+def expect_error(outcome: Step | DecodeError, code: str, field: str | None = None) -> DecodeError:
+    """A dead letter with `code` whose detail starts with `field` (when given)."""
+    assert isinstance(outcome, DecodeError), f"applied ({outcome.outcome}), expected {code}"
+    assert outcome.code == code, str(outcome)
+    if field is not None:
+        assert outcome.detail.startswith(f"{field}:"), outcome.detail
+    return outcome
+
+
+def expect_applied(outcome: Step | DecodeError) -> Step:
+    """Applied to a fresh lead: its first score is published (an erasure's tombstone instead)."""
+    assert isinstance(outcome, Step), f"dead-lettered: {outcome}"
+    assert outcome.outcome == "applied"
+    assert (outcome.score is None) == outcome.tombstone, outcome
+    return outcome
+
+
+OTHER_TOPICS_TYPES = {
+    topic: frozenset().union(*TOPIC_EVENT_TYPES.values()) - kinds
+    for topic, kinds in TOPIC_EVENT_TYPES.items()
+}
+
+
+def check_outcome(outcome: Step | DecodeError, raw: bytes, topic: str) -> None:
+    """What the outcome of any message on a fresh lead must agree with: bytes that are not
+    JSON are invalid_json; a known type of another topic is wrong_topic; any other refusal is
+    a schema error; an applied event has a type its topic carries."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        expect_error(outcome, "invalid_json")
+        return
+    kind = data.get("type") if isinstance(data, dict) else None
+    if isinstance(outcome, DecodeError):
+        elsewhere = isinstance(kind, str) and kind in OTHER_TOPICS_TYPES[topic]
+        expect_error(outcome, "wrong_topic" if elsewhere else "schema")
+        return
+    assert isinstance(kind, str) and kind in TOPIC_EVENT_TYPES[topic], (kind, topic)
+    expect_applied(outcome)
 
 
 # --- properties -----------------------------------------------------------------------
@@ -187,14 +234,15 @@ def decode_and_apply(raw: bytes, topic: str, state: LeadState | None = None) -> 
 @HYPO
 @given(st.binary(max_size=3000), st.sampled_from(TOPICS))
 def test_arbitrary_bytes(raw: bytes, topic: str) -> None:
-    decode_and_apply(raw, topic)
+    check_outcome(decode_and_apply(raw, topic), raw, topic)
 
 
 @HYPO
 @given(hostile_docs())
 def test_hostile_documents(case: tuple[str, dict[str, Any]]) -> None:
     topic, doc = case
-    decode_and_apply(orjson.dumps(doc), topic)
+    raw = orjson.dumps(doc)
+    check_outcome(decode_and_apply(raw, topic), raw, topic)
 
 
 @HYPO
@@ -212,66 +260,171 @@ def test_mutated_bytes_of_valid_events(kind: str, data: st.DataObject) -> None:
             del raw[at : at + data.draw(st.integers(1, 8))]
         else:
             del raw[at:]
-    decode_and_apply(bytes(raw), TOPIC_OF[kind])
+    check_outcome(decode_and_apply(bytes(raw), TOPIC_OF[kind]), bytes(raw), TOPIC_OF[kind])
 
 
-@HYPO
-@given(KINDS, st.sampled_from(["first_name", "event_id", "company", "occurred_at"]), ABSURD_NUMBERS)
-def test_absurd_number_literals(kind: str, field: str, number: str) -> None:
-    doc = valid_doc(kind)
-    text = orjson.dumps({**doc, field: "@@N@@"}).replace(b'"@@N@@"', number.encode())
-    decode_and_apply(text, TOPIC_OF[kind])
-    for name in ("company_size", "fill_seconds"):
-        form = orjson.dumps({**valid_doc("form.submitted"), name: "@@N@@"})
-        decode_and_apply(form.replace(b'"@@N@@"', number.encode()), "leads.forms")
+# String fields a number is put in, and the types that have them (others ignore the field).
+STRING_FIELDS = {
+    "event_id": frozenset(TOPIC_OF),
+    "occurred_at": frozenset(TOPIC_OF),
+    "first_name": frozenset({"form.submitted", "identity.linked", "signup"}),
+    "company": frozenset({"form.submitted", "identity.linked", "lead.associated"}),
+}
+# The readable numbers each number field of a form accepts: company_size an integer in
+# 0..10,000,000 (strictly: 1e-400 reads as the float 0.0), fill_seconds any number >= 0.
+NUMBER_FIELDS = {
+    "company_size": frozenset({"-0"}),
+    "fill_seconds": frozenset({"-0", "0.0000001", "18446744073709551616", "1e-400"}),
+}
+
+
+def with_literal(doc: dict[str, Any], field: str, number: str) -> bytes:
+    return orjson.dumps({**doc, field: "@@N@@"}).replace(b'"@@N@@"', number.encode())
+
+
+@pytest.mark.parametrize(("number", "readable"), ABSURD_NUMBERS.items(), ids=lambda n: str(n)[:24])
+def test_absurd_number_literals(number: str, readable: bool) -> None:
+    for kind in sorted(TOPIC_OF):
+        for field, kinds in STRING_FIELDS.items():
+            outcome = decode_and_apply(with_literal(valid_doc(kind), field, number), TOPIC_OF[kind])
+            if not readable:
+                expect_error(outcome, "invalid_json")
+            elif kind in kinds:
+                expect_error(outcome, "schema", field)  # a number is not a string
+            else:
+                expect_applied(outcome)
+    for name, accepted in NUMBER_FIELDS.items():
+        raw = with_literal(valid_doc("form.submitted"), name, number)
+        outcome = decode_and_apply(raw, "leads.forms")
+        if not readable:
+            expect_error(outcome, "invalid_json")
+        elif number in accepted:
+            expect_applied(outcome)
+        else:
+            expect_error(outcome, "schema", name)
+
+
+ORJSON_MAX_DEPTH = 1024  # orjson refuses documents nested deeper (its recursion limit)
 
 
 @HYPO
 @given(st.integers(0, 1200), st.sampled_from(["[", "{"]), st.booleans())
+@example(ORJSON_MAX_DEPTH, "[", False)
+@example(ORJSON_MAX_DEPTH, "{", True)
+@example(ORJSON_MAX_DEPTH + 1, "{", False)
 def test_deep_nesting(depth: int, opener: str, inside_event: bool) -> None:
     nested = "[" * depth + "]" * depth if opener == "[" else '{"a":' * depth + "1" + "}" * depth
     if inside_event:
         raw = orjson.dumps(valid_doc("email.opened"))[:-1] + f',"x":{nested}}}'.encode()
     else:
         raw = nested.encode()
-    decode_and_apply(raw, "leads.email-opens")
+    outcome = decode_and_apply(raw, "leads.email-opens")
+    if depth + inside_event > ORJSON_MAX_DEPTH:
+        assert "depth limit" in expect_error(outcome, "invalid_json").detail
+    elif depth == 0 and opener == "[":  # no value at all
+        expect_error(outcome, "invalid_json")
+    elif inside_event:  # an unknown field, ignored
+        expect_applied(outcome)
+    elif opener == "[":
+        assert "got an array" in expect_error(outcome, "schema").detail
+    elif depth == 0:
+        assert "got a number" in expect_error(outcome, "schema").detail
+    else:
+        expect_error(outcome, "schema", "type")
 
 
-@pytest.mark.parametrize(
-    "escape",
-    [r"\ud800", r"\udfff", r"\ud83d", r"\u0000", r"\u202e", r"\ufffe", r"\uDBFF\uDFFF"],
-)
-def test_invalid_unicode_escapes(escape: str) -> None:
+def signup_with(field: str, escape: str) -> bytes:
+    """A signup whose `field` is the JSON text `x{escape}y`."""
+    doc = orjson.dumps({**valid_doc("signup"), field: "@@S@@"})
+    return doc.replace(b"@@S@@", f"x{escape}y".encode())
+
+
+@pytest.mark.parametrize("escape", [r"\ud800", r"\udfff", r"\ud83d"])
+def test_lone_surrogate_escapes_are_invalid_json(escape: str) -> None:
     for field in ("first_name", "event_id", "email", "lead_id"):
-        doc = orjson.dumps({**valid_doc("signup"), field: "@@S@@"})
-        decode_and_apply(doc.replace(b"@@S@@", f"x{escape}y".encode()), "leads.signups")
+        err = expect_error(
+            decode_and_apply(signup_with(field, escape), "leads.signups"), "invalid_json"
+        )
+        assert "surrogate" in err.detail
 
 
 @pytest.mark.parametrize(
-    "raw",
-    [
-        b"\xff\xfe{}",
-        b"\xc3\x28",
-        b'{"event_id":"\xed\xa0\x80"}',  # a UTF-8-encoded surrogate
-        b'{"first_name":"\xc0\xaf"}',  # overlong encoding
-        b"\xef\xbb\xbf" + orjson.dumps(valid_doc("signup")),  # a BOM
-        orjson.dumps(valid_doc("signup")).replace(b"Ann", b"A\x00nn"),  # raw NUL
-    ],
+    ("escape", "char"),
+    [(r"\u202e", "\u202e"), (r"\ufffe", "\ufffe"), (r"\uDBFF\uDFFF", "\U0010ffff")],
 )
-def test_invalid_utf8(raw: bytes) -> None:
-    decode_and_apply(raw, "leads.signups")
+def test_unusual_escapes_are_kept_in_names_and_ids(escape: str, char: str) -> None:
+    state = LeadState("L1")
+    expect_applied(decode_and_apply(signup_with("first_name", escape), "leads.signups", state))
+    assert state.profile["first_name"].value == f"x{char}y"
+    step = expect_applied(decode_and_apply(signup_with("event_id", escape), "leads.signups"))
+    assert step.score is not None and step.score.cause_event_id == f"x{char}y"
+    step = expect_applied(decode_and_apply(signup_with("lead_id", escape), "leads.signups"))
+    assert step.score is not None and step.score.lead_id == f"x{char}y"
+    expect_error(decode_and_apply(signup_with("email", escape), "leads.signups"), "schema", "email")
 
 
-def test_huge_payloads_are_refused_or_bounded() -> None:
-    cases: list[tuple[str, dict[str, Any]]] = [
-        ("leads.signups", {**valid_doc("signup"), "first_name": MARK * 100_000}),
-        ("leads.forms", {**valid_doc("form.submitted"), "answers": {"need": ["x"] * 100_000}}),
-        ("leads.forms", {**valid_doc("form.submitted"), "company": "A" * 10**6}),
-        ("leads.email-opens", {**valid_doc("email.opened"), **{f"k{i}": i for i in range(20_000)}}),
-        ("leads.email-clicks", {**valid_doc("email.clicked"), "url": "h" * 10**6}),
-    ]
-    for topic, doc in cases:
-        decode_and_apply(orjson.dumps(doc), topic)
+def test_a_nul_escape_is_kept_in_a_name_and_refused_in_ids_and_emails() -> None:
+    state = LeadState("L1")
+    expect_applied(decode_and_apply(signup_with("first_name", r"\u0000"), "leads.signups", state))
+    assert state.profile["first_name"].value == "x\x00y"
+    for field in ("event_id", "lead_id"):
+        err = expect_error(
+            decode_and_apply(signup_with(field, r"\u0000"), "leads.signups"), "schema", field
+        )
+        assert "control characters" in err.detail
+    outcome = decode_and_apply(signup_with("email", r"\u0000"), "leads.signups")
+    expect_error(outcome, "schema", "email")
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (b"\xff\xfe{}", "not valid UTF-8 (byte 0)"),
+        (b"\xc3\x28", "not valid UTF-8 (byte 0)"),
+        (b'{"event_id":"\xed\xa0\x80"}', "not valid UTF-8 (byte 13)"),  # an encoded surrogate
+        (b'{"first_name":"\xc0\xaf"}', "not valid UTF-8 (byte 15)"),  # overlong encoding
+        (b"\xef\xbb\xbf" + orjson.dumps(valid_doc("signup")), "byte order mark"),  # a BOM
+        (  # a raw NUL, which JSON allows only escaped
+            orjson.dumps(valid_doc("signup")).replace(b"Ann", b"A\x00nn"),
+            "control character",
+        ),
+    ],
+    ids=["ff-fe", "c3-28", "surrogate", "overlong", "bom", "raw-nul"],
+)
+def test_invalid_utf8(raw: bytes, detail: str) -> None:
+    err = expect_error(decode_and_apply(raw, "leads.signups"), "invalid_json")
+    assert detail in err.detail
+
+
+# case id -> (topic, document, the field its schema error names: None when applied).
+HUGE: dict[str, tuple[str, dict[str, Any], str | None]] = {
+    "name": ("leads.signups", {**valid_doc("signup"), "first_name": MARK * 100_000}, "first_name"),
+    "need": (
+        "leads.forms",
+        {**valid_doc("form.submitted"), "answers": {"need": ["x"] * 100_000}},
+        "answers.need",
+    ),
+    "company": ("leads.forms", {**valid_doc("form.submitted"), "company": "A" * 10**6}, "company"),
+    "fields": (
+        "leads.email-opens",
+        {**valid_doc("email.opened"), **{f"k{i}": i for i in range(20_000)}},
+        None,
+    ),
+    "url": ("leads.email-clicks", {**valid_doc("email.clicked"), "url": "h" * 10**6}, "url"),
+}
+
+
+@pytest.mark.parametrize(("topic", "doc", "field"), HUGE.values(), ids=HUGE.keys())
+def test_huge_payloads_are_refused_or_bounded(
+    topic: str, doc: dict[str, Any], field: str | None
+) -> None:
+    state = LeadState("L1")
+    outcome = decode_and_apply(orjson.dumps(doc), topic, state)
+    if field is not None:
+        expect_error(outcome, "schema", field)
+    else:  # unknown fields are ignored: none of them is kept
+        expect_applied(outcome)
+        assert state.events_counted == 1 and len(state.to_bytes()) < 2_000
 
 
 def test_timestamps_outside_the_supported_range_are_dead_lettered() -> None:
@@ -283,19 +436,43 @@ def test_timestamps_outside_the_supported_range_are_dead_lettered() -> None:
         assert caught.value.code == "schema"
     for when in ("2000-01-01T00:00:00Z", "2099-12-31T23:59:59.999999Z"):
         doc = {**valid_doc("email.opened"), "occurred_at": when}
-        step = decode_and_apply(orjson.dumps(doc), "leads.email-opens")
-        assert step is not None and step.score is not None
+        step = expect_applied(decode_and_apply(orjson.dumps(doc), "leads.email-opens"))
+        assert step.score is not None and step.score.last_event_at == datetime.fromisoformat(when)
 
 
 def test_html_and_control_characters_in_names_are_data_not_markup() -> None:
-    doc = {**valid_doc("form.submitted"), "first_name": "<b>Ann</b>\x1b[2J", "last_name": "\u202eO"}
-    state = LeadState("L1")
-    event = parse_event(orjson.dumps(doc), "leads.forms")
-    step = process(state, event, MODEL, NOW)
-    check_bounded(state, step)
-    # Kept as the producer sent it (consumers escape for their medium); JSON-escaped on output.
-    assert state.profile["first_name"][0] == "<b>Ann</b>\x1b[2J"
-    assert b"\x1b" not in encode(step.score) if step.score else True
+    """Names are kept as the producer sent them (consumers escape for their medium); the
+    alert that carries them (its contact) is JSON with the control characters escaped."""
+    first, last = "<b>Ann</b>\x1b[2J\x07", "\u202eO\x00"
+    pipe, sent, store = pipeline()
+    at = partition_for("L1", PARTITIONS)
+    # Clicks first, so that the form crosses the mql threshold: an alert names the lead.
+    docs = [
+        (
+            "leads.email-clicks",
+            {**valid_doc("email.clicked", eid=f"c{i}", minutes=i), "message_id": f"m{i}"},
+        )
+        for i in range(4)
+    ]
+    form = {
+        **valid_doc("form.submitted", eid="f1", minutes=10),
+        "first_name": first,
+        "last_name": last,
+    }
+    docs.append(("leads.forms", form))
+    for offset, (topic, doc) in enumerate(docs):
+        pipe.handle(FakeMessage(f"p.{topic}", at, offset, b"L1", orjson.dumps(doc)))
+    assert not [s for s in sent if s.topic == "p.leads.dead-letter"]
+    alerts = [s.value for s in sent if s.topic == "p.leads.alerts"]
+    assert len(alerts) == 1 and alerts[0] is not None
+    raw = alerts[0]
+    assert [b for b in raw if b < 0x20] == [], "a raw control character in the alert's JSON"
+    assert b"<b>Ann</b>\\u001b[2J\\u0007 \xe2\x80\xaeO\\u0000" in raw  # escaped, not altered
+    assert orjson.loads(raw)["contact"]["name"] == f"{first} {last}"
+    state = LeadState.from_bytes(store["L1"])
+    assert state.profile["first_name"].value == first
+    assert state.profile["last_name"].value == last
+    check_bounded(state, Step("applied"))
 
 
 # --- one lead, bombarded -------------------------------------------------------------------

@@ -6,8 +6,12 @@ the others check the pure parts (configs, parsing, client kwargs) without one.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,13 +25,16 @@ from streams.kafka.admin import create_topics
 from streams.kafka.clients import bootstrap_list, client_kwargs
 from streams.settings import Settings
 from streams.tools.broker import (
+    HOME_ENV,
     LocalKafka,
     java_major_version,
     new_cluster_id,
     render_server_properties,
 )
+from tests.faults.broker import free_port_pair
 from tests.kafka_helpers import (
     Record,
+    broker_answers,
     consume_until,
     create_contract_topics,
     kafka_settings,
@@ -107,19 +114,45 @@ async def _describe_independently(
     return partitions, policies
 
 
+@contextmanager
+def project_broker(home: Path) -> Iterator[tuple[LocalKafka, int, dict[str, str] | None]]:
+    """A running broker that leadscore started (`leadscore kafka up`, i.e. LocalKafka), its
+    pid, and the environment in which the CLI finds it (None: this one's). The session's
+    broker when it is that one; else (another program's broker answers at the bootstrap)
+    one started here as `kafka up` does, in `home` on free ports, and stopped afterwards."""
+    local = LocalKafka()
+    pid = local.running_pid()
+    if pid is not None:
+        yield local, pid, None
+        return
+    port, controller = free_port_pair()
+    own = LocalKafka(home, port=port, controller_port=controller, libs=local.layout.libs)
+    try:
+        result = own.up()
+        assert result.started and result.pid is not None, result
+        yield own, result.pid, {**os.environ, HOME_ENV: str(own.layout.home)}
+    finally:
+        own.down()
+
+
 @kafka
-def test_cli_status_says_running(kafka_bootstrap: str) -> None:
-    if LocalKafka().running_pid() is None:
-        pytest.skip(f"the broker at {kafka_bootstrap} was not started by `leadscore kafka up`")
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "kafka", "status"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_cli_status_says_running(kafka_bootstrap: str, tmp_path: Path) -> None:
+    with project_broker(tmp_path / "kafka") as (local, pid, env):
+        assert asyncio.run(broker_answers(local.bootstrap))
+        done = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "kafka", "status"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Kafka is running: pid" in done.stdout
-    assert kafka_bootstrap in done.stdout
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout
+    assert lines[0].startswith(f"Kafka is running: pid {pid}, bootstrap "), lines[0]
+    assert lines[0].endswith(f", log {local.layout.server_log}"), lines[0]
+    if env is None:  # the default home's broker: the one at 127.0.0.1:9092
+        assert f"bootstrap {local.bootstrap}," in lines[0]
 
 
 @kafka

@@ -596,32 +596,76 @@ def test_any_bytes_give_an_event_or_a_decode_error(data: bytes, topic: str) -> N
 
 # Personal values carry a marker that no error message contains, so any echo is detected.
 PERSONAL_TEXT = st.text(max_size=120).map(lambda text: "§" + text)
+TOO_LONG_NAME = st.text(min_size=100, max_size=120).map(lambda text: "§" + text)  # 101-121
 EMAILS = st.one_of(
     st.emails(), PERSONAL_TEXT, st.builds("{}@{}".format, PERSONAL_TEXT, PERSONAL_TEXT)
 )
+OTHER_FIELDS = st.dictionaries(st.sampled_from(["company_size", "country", "lead_id"]), JSON_VALUES)
+SIGNUP_BASE = {**BASE, "type": "signup"}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     email=EMAILS,
-    first_name=PERSONAL_TEXT,
-    last_name=PERSONAL_TEXT,
-    other=st.dictionaries(st.sampled_from(["company_size", "country", "lead_id"]), JSON_VALUES),
+    long_name=st.sampled_from(["first_name", "last_name"]),
+    too_long=TOO_LONG_NAME,
+    other_name=PERSONAL_TEXT,
+    other=OTHER_FIELDS,
 )
 def test_schema_details_never_echo_emails_or_names(
-    email: str, first_name: str, last_name: str, other: dict[str, Any]
+    email: str, long_name: str, too_long: str, other_name: str, other: dict[str, Any]
 ) -> None:
-    for topic, base in (("leads.forms", FORM), ("leads.signups", {**BASE, "type": "signup"})):
+    """Every message here is refused (one name is over 100 characters), whatever else is
+    wrong with it; the detail names the fields and repeats none of the personal values."""
+    names = {"first_name": other_name, "last_name": other_name, long_name: too_long}
+    for topic, base in (("leads.forms", FORM), ("leads.signups", SIGNUP_BASE)):
+        payload = {**base, **other, "email": email, **names}
+        with pytest.raises(DecodeError) as caught:
+            parse_event(raw(payload), topic)
+        err = caught.value
+        assert err.code == "schema"
+        assert f"{long_name}: String should have at most 100 characters" in err.detail
+        assert "§" not in err.detail
+        assert "@" not in err.detail
+        assert email not in err.detail
+
+
+VALID_NAME = st.text(max_size=99).map(lambda text: "§" + text)  # 1-100 characters
+VALID_EMAIL = st.tuples(
+    st.from_regex(r"[A-Za-z0-9]{1,20}(\.[A-Za-z0-9_+-]{1,10})?", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9]{1,20}\.(com|de|IO)", fullmatch=True),
+)
+VALID_OTHER = st.fixed_dictionaries(
+    {},
+    optional={
+        "company_size": st.integers(0, 10_000_000),
+        "country": st.from_regex(r"[A-Za-z]{2}", fullmatch=True),
+        "lead_id": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", fullmatch=True),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(email=VALID_EMAIL, first_name=VALID_NAME, last_name=VALID_NAME, other=VALID_OTHER)
+def test_valid_emails_and_names_are_kept_as_sent(
+    email: tuple[str, str], first_name: str, last_name: str, other: dict[str, Any]
+) -> None:
+    """The same fields within the contract parse; names are kept exactly, an email's domain
+    is lower-cased and its local part kept."""
+    local, domain = email
+    for topic, base in (("leads.forms", FORM), ("leads.signups", SIGNUP_BASE)):
         payload = {
             **base,
             **other,
-            "email": email,
+            "email": f"{local}@{domain}",
             "first_name": first_name,
             "last_name": last_name,
         }
-        try:
-            parse_event(raw(payload), topic)
-        except DecodeError as err:
-            assert "§" not in err.detail
-            assert "@" not in err.detail
-            assert email not in err.detail
+        event = parse_event(raw(payload), topic)
+        assert isinstance(event, FormSubmitted | Signup)
+        assert (event.first_name, event.last_name) == (first_name, last_name)
+        assert event.email == f"{local}@{domain.lower()}"
+        assert event.lead_id == other.get("lead_id", BASE["lead_id"])
+        if isinstance(event, FormSubmitted):
+            assert event.company_size == other.get("company_size")
+            assert event.country == (other["country"].upper() if "country" in other else None)

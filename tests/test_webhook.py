@@ -332,8 +332,9 @@ async def test_retries_through_failures(
     assert [p.status for p in posts] == [503] * FLAKY_FAILURES + [200]
     assert len({p.alert_id for p in posts}) == 1
     assert metric(worker, "retry") - retries_before == FLAKY_FAILURES
-    await asyncio.sleep(1.0)
-    assert len(receiver.of(who)) == FLAKY_FAILURES + 1  # nothing after the success
+    await _sentinel_handled(settings, receiver, worker, who, FLAKY_FAILURES + 1)
+    again = [p for p in receiver.of(who) if p.alert_id == posts[0].alert_id]
+    assert len(again) == FLAKY_FAILURES + 1  # nothing after the success
 
 
 @pytest.mark.kafka
@@ -377,8 +378,23 @@ async def test_gives_up_into_a_dead_letter(
     assert letter["detail"] == f"webhook gave HTTP 503 after {MAX_ATTEMPTS} attempt(s)"
     assert orjson.loads(letter["payload"])["alert_id"] == posts[0].alert_id
     assert metric(worker, "failed") >= 1
-    await asyncio.sleep(1.0)
-    assert len(receiver.of(who)) == MAX_ATTEMPTS
+    await _sentinel_handled(settings, receiver, worker, who, MAX_ATTEMPTS)
+    assert len([p for p in receiver.of(who) if p.alert_id == posts[0].alert_id]) == MAX_ATTEMPTS
+
+
+async def _sentinel_handled(
+    settings: Settings, receiver: Receiver, worker: WorkerProcess, who: str, attempts: int
+) -> None:
+    """Send a new alert of the same lead and wait for its `attempts` posts: it is on the
+    same partition, handled in order, so every post of the alerts before it has been made.
+    (What a negative check waits for instead of a fixed sleep.)"""
+    sentinel = _alert(who, f"sentinel-{uuid.uuid4().hex[:6]}")
+    await produce(settings.kafka_bootstrap, settings.topic(ALERTS), [Record(who, encode(sentinel))])
+    deadline = asyncio.get_running_loop().time() + 45.0
+    while len([p for p in receiver.of(who) if p.alert_id == sentinel.alert_id]) < attempts:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the sentinel alert of {who} was not posted {attempts} times")
+        await asyncio.sleep(0.1)
 
 
 def _is_webhook_failure(record: Consumed, who: str) -> bool:
@@ -409,8 +425,9 @@ async def test_a_new_worker_remembers_delivered_alerts(
     worker.stop()
 
     fresh = settings.model_copy(update={"data_dir": tmp_path / "new-worker"})
-    replacement = WorkerProcess(fresh, tmp_path / "worker.log", env=WEBHOOK_ENV).start()
+    replacement = WorkerProcess(fresh, tmp_path / "worker.log", env=WEBHOOK_ENV)
     try:
+        replacement.start()
         sentinel = _alert(who, f"sentinel-{uuid.uuid4().hex[:6]}")
         alerts = settings.topic(ALERTS)
         await produce(settings.kafka_bootstrap, alerts, [Record(who, original.value)])
@@ -418,5 +435,7 @@ async def test_a_new_worker_remembers_delivered_alerts(
         posts = await receiver.wait_for(who, 2, replacement)
     finally:
         replacement.stop()
+        # The module's worker again, for whichever test runs next (it keeps its data dir).
+        await asyncio.to_thread(worker.start)
 
     assert [p.alert_id for p in posts] == [first.alert_id, sentinel.alert_id]

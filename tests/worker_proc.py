@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from streams.settings import Settings
 from streams.tools.worker_process import WorkerProcess as _WorkerProcess
 from streams.tools.worker_process import free_port, settings_env
 from tests.kafka_helpers import create_contract_topics, delete_topics_with_prefixes, kafka_settings
@@ -21,6 +22,30 @@ from tests.kafka_helpers import create_contract_topics, delete_topics_with_prefi
 
 class WorkerProcess(_WorkerProcess):
     error = AssertionError
+
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
+        """Start, and on a port another process took since `free_port()` chose it (the
+        choice cannot hold the port for the child), start again on another port."""
+        for _ in range(PORT_TRIES - 1):
+            try:
+                return super().start(timeout)
+            except AssertionError:
+                if "address already in use" not in self.tail(80).lower():
+                    raise
+                self.stop()
+                self.settings = _another_port(self.settings)
+        return super().start(timeout)
+
+
+PORT_TRIES = 3
+
+
+def _another_port(settings: Settings) -> Settings:
+    old, new = settings.web_port, free_port()
+    url = settings.advertised_url
+    if url is not None and url.endswith(f":{old}"):
+        url = url.removesuffix(f":{old}") + f":{new}"
+    return settings.model_copy(update={"web_port": new, "advertised_url": url})
 
 
 @contextmanager
