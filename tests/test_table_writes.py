@@ -1,11 +1,13 @@
-"""Table writes take their changelog partition from the event being handled, never from the
-producer's metadata.
+"""Table writes take their changelog partition from the event being handled, never from
+Kafka metadata (streams/app/tables.py).
 
 aiokafka's producer keeps metadata only for the topics it has already sent to once any send
-has missed (it then asks for those alone), so a table whose changelog had not been written
-yet could not be written at all: every event of it dead-lettered `processing_error`, and
-after a failover its events were gone. A worker whose producer has not even started shows
-whether a write needs that metadata.
+has missed (it then asks for those alone), and the group's metadata snapshot counts a topic
+it has not seen yet as 0 partitions: Faust's own tables ask one or the other on every write,
+and while either lacked a changelog every event touching that table was dead-lettered
+`processing_error` (after a failover those events were gone). A worker whose producer has
+not even started, and a consumer whose snapshot lacks the changelogs, show whether a write
+needs that metadata.
 """
 
 from __future__ import annotations
@@ -56,3 +58,22 @@ async def test_a_table_write_goes_to_the_partition_of_its_event(
     assert sent.message.channel.get_topic_name() == f"tw.leadscore-{table}-changelog"
     assert sent.message.partition == 4
     assert sent.message.key == b"key-1"
+
+
+async def test_a_table_write_needs_no_consumer_metadata(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the group's snapshot says while it has not seen a changelog yet.
+    def snapshot(topic: str) -> int:
+        return 0 if topic.endswith("-changelog") else SETTINGS.partitions
+
+    monkeypatch.setattr(app.consumer, "topic_partitions", snapshot)
+    event = _Event(_Message(SETTINGS.topic_prefix + "accounts.contributions", 2))
+    token = _current_event.set(weakref.ref(event))
+    try:
+        app.tables["accounts"][b"acme.example"] = b"state"
+    finally:
+        _current_event.reset(token)
+    sent = app.producer.buffer.pending.get_nowait()
+    assert sent.message.channel.get_topic_name() == "tw.leadscore-accounts-changelog"
+    assert sent.message.partition == 2

@@ -37,6 +37,7 @@ from streams.app.pipeline import Pipeline
 from streams.app.producer import install_draining_buffer, install_flushing_transactions
 from streams.app.segment import SegmentTranslator
 from streams.app.sensor import install_sensor
+from streams.app.tables import EventPartitionTable
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
@@ -113,6 +114,8 @@ def new_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         canonical_url=settings.effective_advertised_url,
         # Only the worker's own pages (/healthz, /readyz, /metrics, /leads/{id}), see _App.
+        # Table writes go to the event's partition, with no metadata lookup (tables.py).
+        Table=EventPartitionTable,
         web_tables_enabled=False,  # would serve raw lead state, personal data included
         web_router_enabled=False,  # cluster topology; table_route does not need it
         web_stats_enabled=False,
@@ -158,11 +161,7 @@ def _bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
         # bytes types select Faust's raw codec (tables default to json): the core encodes.
         key_type=bytes,
         value_type=bytes,
-        # The changelog partition is the event's: every write happens while the agent
-        # handles an event of the key's own partition (wrong-partition messages are
-        # re-routed first; sweep slices and forwards are sent to it). Faust's partitioner
-        # mode would instead ask the producer's metadata, which aiokafka narrows to the
-        # topics already sent to: a table's first write could then fail for good.
+        # The changelog partition is the event's (streams/app/tables.py).
         use_partitioner=False,
         options=rocksdb_options(settings),
     )
