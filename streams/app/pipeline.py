@@ -467,9 +467,7 @@ class Pipeline:
             held += not gone
             if dropped:
                 metrics.VISITOR_VIEWS.labels("expired").inc(dropped)
-        if len(rows) == RESCORE_SLICE:
-            more = {**command, "after": rows[-1][0], "held": held}
-            self.send(topics.RESCORE, b"rescore", orjson.dumps(more), partition)
+        if self._next_slice(partition, command, rows, held):
             return
         self.visitors_held[partition] = held
         metrics.VISITORS.set(sum(self.visitors_held.values()))
@@ -482,12 +480,21 @@ class Pipeline:
         held = command.get("held", 0)
         rows = self.account_store.partition_slice(partition, after, RESCORE_SLICE)
         held += sum(AccountState.from_bytes(raw).people > 0 for _, raw in rows)
-        if len(rows) == RESCORE_SLICE:
-            more = {**command, "after": rows[-1][0], "held": held}
-            self.send(topics.RESCORE, b"rescore", orjson.dumps(more), partition)
+        if self._next_slice(partition, command, rows, held):
             return
         self.accounts_held[partition] = held
         metrics.ACCOUNTS.set(sum(self.accounts_held.values()))
+
+    def _next_slice(
+        self, partition: int, command: dict[str, Any], rows: list[tuple[str, bytes]], held: int
+    ) -> bool:
+        """A full slice was read: send the command on after its last key, with the count so
+        far (True). A short one was the partition's last (False)."""
+        if len(rows) < RESCORE_SLICE:
+            return False
+        more = {**command, "after": rows[-1][0], "held": held}
+        self.send(topics.RESCORE, b"rescore", orjson.dumps(more), partition)
+        return True
 
     def set_model(self, model: ScoringModel) -> None:
         metrics.MODEL_INFO.labels(self.model.model_version).set(0)

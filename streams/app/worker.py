@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.types.enums import ProcessingGuarantee
 from faust.web import Request, Response, View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
+from pydantic import BaseModel
 
 from schemas import topics
 from schemas.codec import encode
@@ -373,30 +374,35 @@ def _add_web(app: faust.App, table: Any, accounts: Any, pipeline: Pipeline) -> N
             ready = update_ready(app)
             return self.json({"ready": ready}, status=200 if ready else 503)
 
-    async def lead(view: View, request: Request, lead_id: str) -> Response:
-        current = pipeline.current(lead_id)
-        if current is None:
-            return view.json({"error": "unknown lead"}, status=404)
-        return view.bytes(encode(current), content_type="application/json")
-
-    # table_route answers here when this worker owns the lead, else proxies to the owner.
-    routed = app.table_route(table=table, match_info="lead_id")(cast(Any, lead))
-
+    # table_route answers here when this worker owns the key, else proxies to the owner.
     @app.page("/leads/{lead_id}")
     class Lead(View):
-        get = routed
-
-    async def account(view: View, request: Request, account_id: str) -> Response:
-        current = pipeline.current_account(account_id)
-        if current is None:
-            return view.json({"error": "unknown account"}, status=404)
-        return view.bytes(encode(current), content_type="application/json")
-
-    routed_account = app.table_route(table=accounts, match_info="account_id")(cast(Any, account))
+        get = _owner_lookup(app, table, "lead_id", pipeline.current, "unknown lead")
 
     @app.page("/accounts/{account_id}")
     class Account(View):
-        get = routed_account
+        get = _owner_lookup(
+            app, accounts, "account_id", pipeline.current_account, "unknown account"
+        )
+
+
+def _owner_lookup(
+    app: faust.App,
+    table: Any,
+    key: str,
+    current: Callable[[str], BaseModel | None],
+    missing: str,
+) -> Any:
+    """A GET view answering `current(key)` as JSON (404 with `missing` when None), routed by
+    Faust's table_route to the worker that owns the key in `table`."""
+
+    async def get(view: View, request: Request, **match: str) -> Response:
+        found = current(match[key])
+        if found is None:
+            return view.json({"error": missing}, status=404)
+        return view.bytes(encode(found), content_type="application/json")
+
+    return app.table_route(table=table, match_info=key)(cast(Any, get))
 
 
 def is_ready(app: faust.App) -> bool:
