@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from schemas.codec import parse_event
 from schemas.events import InputEvent
+from streams.core.state import LeadState
 from streams.tools.score import topic_for
 
 BASE = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -101,3 +103,18 @@ def valid_doc(kind: str, lead: str = "L1", eid: str = "e1", minutes: float = 0) 
     }
     doc.update(extra[kind])
     return doc
+
+
+def facts(state: LeadState) -> bytes:
+    """A lead's whole state but its delivery bookkeeping (alerts fired along the way, the
+    last message and its account move, the last card sent): what guarantee 3 makes a
+    function of the set of events. Records, profile, signals, markers, counts, visitors."""
+    return replace(
+        state,
+        alerts={},
+        published=None,
+        last_event=None,
+        last_position=None,
+        outbox=[],
+        left_account=None,
+    ).to_bytes()

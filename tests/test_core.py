@@ -7,8 +7,6 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from schemas.events import InputEvent
 from streams.core.apply import DEDUPE_WINDOW, apply_event, to_us
@@ -140,74 +138,7 @@ def test_scanner_clicks_earn_nothing() -> None:
 
 # --- guarantees (docs/contract.md s5) ------------------------------------------------
 
-KINDS = st.sampled_from(["email.opened", "email.clicked", "signup", "social", "form", "verify"])
-
-
-@st.composite
-def event_lists(draw: st.DrawFn) -> list[InputEvent]:
-    n = draw(st.integers(1, 25))
-    out = []
-    for i in range(n):
-        kind = draw(KINDS)
-        minutes = draw(st.integers(0, 60 * 24 * 90))
-        eid = f"e{i}"
-        if kind == "social":
-            out.append(
-                ev(
-                    "social.interaction",
-                    minutes=minutes,
-                    eid=eid,
-                    network="linkedin",
-                    action=draw(st.sampled_from(["like", "share", "comment"])),
-                )
-            )
-        elif kind == "form":
-            out.append(
-                form(
-                    minutes=minutes,
-                    eid=eid,
-                    first_name=draw(st.sampled_from(["Ann", "ann", "Bo"])),
-                    company_size=draw(st.integers(0, 5000)),
-                    fill_seconds=draw(st.floats(0, 100)),
-                )
-            )
-        elif kind == "verify":
-            out.append(ev("lead.verified", minutes=minutes, eid=eid, method="manual"))
-        elif kind == "signup":
-            out.append(ev("signup", minutes=minutes, eid=eid, email="a@b-corp.com"))
-        else:
-            out.append(ev(kind, minutes=minutes, eid=eid, message_id=f"m{i % 3}"))
-    return out
-
-
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@FAST
-@given(event_lists(), st.randoms())
-def test_order_independent(events: list[InputEvent], rnd: object) -> None:
-    shuffled = list(events)
-    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
-    assert final(events) == final(shuffled)
-
-
-@FAST
-@given(event_lists())
-def test_idempotent(events: list[InputEvent]) -> None:
-    state, card = run(events)
-    for e in events:
-        assert apply_event(state, e, MODEL) == "duplicate"
-    assert score(state, MODEL).published() == card.published()
-
-
-@FAST
-@given(event_lists(), st.integers(0, 10**9))
-def test_bounded(events: list[InputEvent], later_minutes: int) -> None:
-    state, card = run(events)
-    later = score(state, MODEL, to_us(BASE) + later_minutes * 60_000_000)
-    for c in (card, later):
-        assert 0 <= c.score <= 100 and 0 <= c.fit <= 100 and 0 <= c.engagement <= 100
-        assert 0 < c.validity <= 1
+# The properties over the whole event space: tests/test_core_properties.py.
 
 
 def test_dedupe_window_remembers_at_least_1000_events() -> None:

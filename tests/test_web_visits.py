@@ -228,7 +228,7 @@ def test_stitched_views_score_as_if_the_lead_had_them_all_along(
     expected, expected_state = lead_card(known)
     assert card == expected
     assert state.records == expected_state.records and state.profile == expected_state.profile
-    assert state.visitors == ["A1"]
+    assert list(state.visitors) == ["A1"]
 
 
 def test_erasure_reaches_the_visitors_held_views() -> None:

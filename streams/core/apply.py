@@ -86,7 +86,7 @@ def apply_event(state: LeadState, event: InputEvent, model: ScoringModel) -> Out
         # signals applied (last writer wins, as if it had come in time and been evicted),
         # but not kept: the same state whatever order events come in. Its duplicates can
         # no longer be told apart (guarantee 2 covers the 1,000 most recent events).
-        state.evicted += 1
+        _count_evicted(state, ts)
         _update_profile(state, event, record, model)
         return "stale"
     rules = model.rules
@@ -94,30 +94,48 @@ def apply_event(state: LeadState, event: InputEvent, model: ScoringModel) -> Out
     engagement.add(state, record, rules)
     _update_profile(state, event, record, model)
     while len(state.records) > DEDUPE_WINDOW:
-        engagement.evict_oldest(state, rules)
-        state.evicted += 1
+        _count_evicted(state, engagement.evict_oldest(state, rules).at)
     return "applied"
+
+
+def _count_evicted(state: LeadState, ts: int) -> None:
+    """One more event counted beyond the window; the oldest such time tells an erasure
+    whether it reaches them (`_forget_evicted`)."""
+    state.evicted += 1
+    if state.evicted_from is None or ts < state.evicted_from:
+        state.evicted_from = ts
 
 
 def erase(state: LeadState, ts: int, model: ScoringModel) -> None:
     """Forget everything at or before `ts`; keep only the marker (and any newer facts)."""
     state.erased_at = ts if state.erased_at is None else max(state.erased_at, ts)
     cut = state.erased_at
+    _forget_evicted(state, cut)
     state.records.keep_after(cut)
     state.profile = {k: v for k, v in state.profile.items() if v.occurred_at_us > cut}
     state.signals = {k: t for k, t in state.signals.items() if t > cut}
     if state.recycled_at is not None and state.recycled_at <= cut:
         state.recycled_at = None
-    state.evicted = 0
     state.alerts = {}
     state.published = None
     state.last_event = None
     state.outbox = []  # alerts carry contact details
-    state.visitors = []  # the step that erased tells them (step.forget)
+    # The step that erased tells them all (step.forget); those linked by newer events stay.
+    state.visitors = {v: at for v, at in state.visitors.items() if at > cut}
     if len(state.records):
         engagement.rebuild(state, model.rules)
     else:  # the bare marker: nothing but the lead id and the erasure time
         state.tally = Tally()
+
+
+def _forget_evicted(state: LeadState, cut: int) -> None:
+    """Events counted beyond the window are known by number only: an erasure forgets them
+    all when the oldest kept record is at or before it (they are older still), none when
+    they all came after it. Between the two, which of them came after it is not known; it
+    forgets them all (docs/contract.md, the window's limits)."""
+    if state.evicted_from is not None and state.evicted_from > cut:
+        return
+    state.evicted, state.evicted_from = 0, None
 
 
 def _older_than_window(state: LeadState, ts: int, key: int) -> bool:
@@ -225,17 +243,22 @@ def _update_profile(
             job_title=event.job_title,
             company=event.company,
         )
-        _add_visitor(state, event.anonymous_id)
+        _add_visitor(state, event.anonymous_id, ts)
     elif isinstance(event, PageViewed) and event.anonymous_id is not None:
-        _add_visitor(state, event.anonymous_id)
+        _add_visitor(state, event.anonymous_id, ts)
 
 
-def _add_visitor(state: LeadState, anonymous_id: str) -> None:
-    """Remember a visitor linked to the lead (a set: the smallest ids when there are more
-    than MAX_VISITORS, so any order of events keeps the same ones)."""
-    if anonymous_id in state.visitors:
+def _add_visitor(state: LeadState, anonymous_id: str, ts: int) -> None:
+    """Remember a visitor linked to the lead with the newest time an event named it (an
+    erasure keeps those named after it). The smallest ids when there are more than
+    MAX_VISITORS, so any order of events keeps the same ones."""
+    seen = state.visitors.get(anonymous_id)
+    if seen is not None:
+        state.visitors[anonymous_id] = max(seen, ts)
         return
-    state.visitors = sorted([*state.visitors, anonymous_id])[:MAX_VISITORS]
+    state.visitors[anonymous_id] = ts
+    if len(state.visitors) > MAX_VISITORS:
+        del state.visitors[max(state.visitors)]
 
 
 def recycle(state: LeadState, ts: int, model: ScoringModel) -> None:

@@ -88,8 +88,8 @@ def add(state: LeadState, record: Record, rules: EngagementRules) -> None:
     _count(state, log[i], rules, after, +1)
 
 
-def evict_oldest(state: LeadState, rules: EngagementRules) -> None:
-    """Drop the oldest record from the records and the tally."""
+def evict_oldest(state: LeadState, rules: EngagementRules) -> Record:
+    """Drop the oldest record from the records and the tally; return it."""
     log = state.records
     newest = log.newest_at()
     gone = log.pop(0)
@@ -98,6 +98,7 @@ def evict_oldest(state: LeadState, rules: EngagementRules) -> None:
         _rejudge_bursts(state, gone.at, gone.message, rules)
     elif KIND_CODES[gone.kind] in PAGE_CODES:
         _rejudge_repeats(state, gone.at, gone.message, rules)
+    return gone
 
 
 def _epochs(newest: int, rules: EngagementRules) -> tuple[int, ...]:

@@ -104,6 +104,7 @@ class LeadState:
     profile: dict[str, Stamped] = field(default_factory=dict)
     signals: dict[str, int] = field(default_factory=dict)  # sticky signal -> newest time seen
     evicted: int = 0  # records dropped beyond the dedupe window, still counted
+    evicted_from: int | None = None  # the oldest time among them (an erasure's reach)
     erased_at: int | None = None  # erasure marker: events at or before it are ignored
     recycled_at: int | None = None  # recycling marker: engagement at or before it is not counted
     alerts: dict[str, AlertArm] = field(default_factory=dict)
@@ -117,8 +118,9 @@ class LeadState:
     last_position: Position | None = None  # the message that applied it (erasures: none)
     outbox: list[Sent] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
-    # Anonymous visitor ids seen linked to the lead (sorted): its erasure reaches them.
-    visitors: list[str] = field(default_factory=list)
+    # Anonymous visitor ids seen linked to the lead -> the newest time an event named
+    # them: its erasure reaches them, and keeps those named after it.
+    visitors: dict[str, int] = field(default_factory=dict)
     # The account the last event moved the lead out of: the redelivery of that event sends
     # its removal again (docs/accounts.md). Never kept by an erasure's marker.
     left_account: str | None = None
@@ -170,8 +172,9 @@ class LeadState:
                 self.tally.machine,
             ],
             self.recycled_at,  # fields are appended: older headers stop before them
-            self.visitors,
+            sorted(self.visitors.items()),
             self.left_account,
+            self.evicted_from,
         ]
         packed: bytes = msgpack.packb(header, use_bin_type=True)
         # The records' columns follow the header raw: encoding and decoding them is one
@@ -204,6 +207,7 @@ class LeadState:
             recycled_at,
             visitors,
             left_account,
+            evicted_from,
         ) = _padded(msgpack.unpackb(view[5:end], raw=False, strict_map_key=False))
         return cls(
             lead_id=lead_id,
@@ -213,6 +217,7 @@ class LeadState:
             },
             signals=dict(signals),
             evicted=evicted,
+            evicted_from=evicted_from,
             erased_at=erased_at,
             recycled_at=recycled_at,
             alerts={name: AlertArm(armed, fired) for name, armed, fired in alerts},
@@ -221,7 +226,7 @@ class LeadState:
             last_position=_position(last_position),
             outbox=[Sent(cause, _unpack_alert(row), _position(p)) for cause, row, p in outbox],
             tally=Tally(key, {rec.KINDS[c]: sum_from_bytes(b) for c, b in sums}, machine),
-            visitors=list(visitors),  # a new list: the padding's default is shared
+            visitors=_visitors(visitors),
             left_account=left_account,
         )
 
@@ -265,8 +270,8 @@ def _unpack_alert(row: list[Any]) -> dict[str, Any]:
 
 
 # Header fields appended since version 2 first shipped, with their values in older states.
-_APPENDED: tuple[Any, ...] = (None, [], None)  # recycled_at, visitors, left_account
-_HEADER_FIELDS = 16
+_APPENDED: tuple[Any, ...] = (None, [], None, None)  # recycled_at ... evicted_from
+_HEADER_FIELDS = 17
 
 
 def _padded(header: list[Any]) -> list[Any]:
@@ -274,6 +279,12 @@ def _padded(header: list[Any]) -> list[Any]:
     if not 0 <= missing <= len(_APPENDED):
         raise ValueError(f"lead state header has {len(header)} fields")
     return header + list(_APPENDED[len(_APPENDED) - missing :])
+
+
+def _visitors(rows: list[Any]) -> dict[str, int]:
+    """Visitor id -> newest time named; states written before the times were kept list
+    bare ids (time 0: the next erasure forgets them, as it did then)."""
+    return {row: 0 for row in rows} if rows and isinstance(rows[0], str) else dict(rows)
 
 
 def _listed(position: Position | None) -> list[Any] | None:

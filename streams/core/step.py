@@ -69,7 +69,7 @@ def process(
     had its outputs committed with its state (exactly_once): nothing is published again.
     """
     was_erased = state.erased_at
-    visitors = state.visitors
+    visitors = state.visitors  # erase() replaces it: this is the set before
     account = account_of(state)
     outcome = apply_event(state, event, model)
     if outcome == "stale":  # counted beyond the window: a new count to publish
@@ -90,7 +90,7 @@ def process(
     step.tombstone = tombstone
     state.left_account = None if erasure else _left(step)
     if erasure:
-        step.forget = visitors
+        step.forget = sorted(visitors)
     else:
         at = to_us(event.occurred_at)
         i = state.records.find(at, key)
