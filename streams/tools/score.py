@@ -57,6 +57,7 @@ class OfflineRun:
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     alert_log: list[Alert] = field(default_factory=list)  # every alert, in the order issued
+    score_messages: int = 0  # score updates and tombstones a stream would have published
     accounts: dict[str, AccountState] = field(default_factory=dict)
     account_scores: dict[str, AccountScore] = field(default_factory=dict)
     account_alert_log: list[AccountAlert] = field(default_factory=list)
@@ -136,8 +137,10 @@ def _apply(
     run.alert_log.extend(step.alerts)
     if step.tombstone:
         run.scores.pop(lead_id, None)
+        run.score_messages += 1
     if step.score is not None:
         run.scores[lead_id] = step.score
+        run.score_messages += 1
     for contribution in step.contributions:
         _contribute(run, contribution, model, now)
 

@@ -32,13 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas import topics
+from schemas.codec import DecodeError, parse_event
 from schemas.outputs import ACCOUNT_STATE_FIELDS, Alert
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from streams.core.model import ScoringModel
+from streams.core.state import LeadState
 from streams.settings import Settings
 from streams.tools.score import score_lines
+from tests.core_events import facts
 from tests.faults.broker import FaultBroker
 from tests.kafka_helpers import Consumed, kafka_settings, read_all
 from tests.worker_proc import WorkerProcess, free_port
@@ -70,6 +74,8 @@ class SeededStream:
     outcomes: Counter[str]
     alerts: list[Alert]  # the offline scorer's, for the events in file order
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> fields
+    states: dict[str, bytes] = field(default_factory=dict)  # lead -> core.facts of its state
+    score_messages: int = 0  # how many the offline run publishes: the scale of progress
 
     @property
     def malformed(self) -> int:
@@ -111,7 +117,18 @@ def seeded_stream(seed: int = SEED, events: int = EVENTS, leads: int = LEADS) ->
     accounts = {
         a.account_id: account_fields(a.model_dump(mode="json")) for a in run.final_account_scores()
     }
-    return SeededStream(messages, source, expected, events, run.outcomes, run.alert_log, accounts)
+    states = {lead_id: facts(state) for lead_id, state in run.states.items()}
+    return SeededStream(
+        messages,
+        source,
+        expected,
+        events,
+        run.outcomes,
+        run.alert_log,
+        accounts,
+        states,
+        run.score_messages,
+    )
 
 
 def events_by_lead(valid: list[bytes]) -> dict[str, list[tuple[str, str, bytes]]]:
@@ -196,10 +213,20 @@ class FaultSetup:
 
 @dataclass
 class Produced:
-    """Where the broken messages landed: (full topic, partition, offset)."""
+    """Where the broken messages landed, (full topic, partition, offset), with the code the
+    offline scorer's decoder gives each."""
 
-    malformed: set[tuple[str, int, int]] = field(default_factory=set)
+    malformed: dict[tuple[str, int, int], str] = field(default_factory=dict)
     count: int = 0
+
+
+def offline_code(message: Msg) -> str:
+    """The dead-letter code of a broken message, as the offline scorer judges it."""
+    try:
+        parse_event(message.value, message.topic)
+    except DecodeError as exc:
+        return exc.code
+    raise AssertionError(f"a message meant to be broken decodes: {message.value[:200]!r}")
 
 
 async def produce_all(
@@ -219,28 +246,62 @@ async def produce_all(
             meta = await fut
             produced.count += 1
             if m.malformed:
-                produced.malformed.add((meta.topic, meta.partition, meta.offset))
+                produced.malformed[meta.topic, meta.partition, meta.offset] = offline_code(m)
     finally:
         await producer.stop()
     return produced
 
 
-async def wait_for_scores(
-    settings: Settings, count: int, *, quiet: float = 8.0, timeout: float = 120.0
-) -> int:
-    """Wait until leads.scores holds `count` messages (the worker's progress), or no new
-    one came for `quiet` seconds (a worker that lost some is done early); how many. A
-    trigger for the next fault, not a check: the checks come after."""
-    began = last = time.monotonic()
+async def wait_for_scores(settings: Settings, count: int, *, timeout: float = 120.0) -> int:
+    """Wait until leads.scores holds at least `count` messages; how many it holds then.
+    The trigger of the next fault: progress, not time, so a seed gives the same moments.
+    Fails when the workers do not get there (a fault must land while work is pending)."""
+    began = time.monotonic()
     total = 0
     async with _Reader(settings, "leads.scores") as reader:
-        while total < count and time.monotonic() - last < quiet:
+        while total < count:
             if time.monotonic() - began > timeout:
                 raise AssertionError(f"only {total} of {count} score messages in {timeout:g} s")
-            fresh = len(await reader.poll())
-            if fresh:
-                total, last = total + fresh, time.monotonic()
+            total += len(await reader.poll())
     return total
+
+
+@dataclass(frozen=True)
+class Kill:
+    """A fault and the work pending when it came."""
+
+    what: str
+    scores: int  # score messages on leads.scores when it came
+    lag: int  # input messages the group had not committed then (work to redo or to do)
+
+    def __str__(self) -> str:
+        return f"{self.what} (at {self.scores} score messages, input lag {self.lag})"
+
+
+async def kill_point(settings: Settings, what: str, scores: int) -> Kill:
+    """Record a fault just made: the group's input lag now (committed offsets against the
+    end of every input partition)."""
+    return Kill(what, scores, await input_lag(settings))
+
+
+async def input_lag(settings: Settings) -> int:
+    from streams.kafka.admin import admin_client
+
+    async with admin_client(kafka_settings(settings.kafka_bootstrap)) as admin:
+        committed = await admin.list_consumer_group_offsets(settings.app_id)
+    parts = [
+        TopicPartition(settings.topic(t.name), p)
+        for t in topics.INPUTS
+        for p in range(settings.partitions)
+    ]
+    consumer = AIOKafkaConsumer(**_client(settings))
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+    done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+    return sum(end - done.get(tp, 0) for tp, end in ends.items())
 
 
 def _client(settings: Settings) -> dict[str, Any]:
@@ -338,6 +399,7 @@ class Outcome:
     exactly_once: bool = False  # the workers' guarantee: then no output may repeat
     account_scores: list[Consumed] = field(default_factory=list)
     account_alerts: list[Consumed] = field(default_factory=list)
+    states: dict[str, bytes | None] = field(default_factory=dict)  # lead -> facts, changelog
 
     @classmethod
     async def collect(
@@ -382,7 +444,8 @@ class Outcome:
         dead = await read_all(settings.kafka_bootstrap, settings.topic("leads.dead-letter"))
         account_alerts = await read_all(settings.kafka_bootstrap, settings.topic("accounts.alerts"))
         exactly_once = settings.processing_guarantee == "exactly_once"
-        return cls(seen, alerts, dead, seconds, exactly_once, accounts, account_alerts)
+        states = await lead_states(settings)
+        return cls(seen, alerts, dead, seconds, exactly_once, accounts, account_alerts, states)
 
     def latest_accounts(self) -> dict[str, dict[str, Any] | None]:
         return {r.key_text or "": r.json() for r in self.account_scores}
@@ -397,7 +460,20 @@ class Outcome:
         report.account_problems = diff_accounts(self.latest_accounts(), stream.accounts)
         report.check_alerts()
         report.check_dead_letters()
+        report.check_states()
         return report
+
+
+async def lead_states(settings: Settings) -> dict[str, bytes | None]:
+    """Each lead's state as the leads table's changelog holds it last (core facts: the
+    delivery bookkeeping aside), None where it holds a deletion."""
+    changelog = f"{settings.app_id}-leads-changelog"
+    latest: dict[str, bytes | None] = {}
+    for record in await read_all(settings.kafka_bootstrap, changelog):
+        value = record.value
+        state = None if value is None else LeadState.from_bytes(value)
+        latest[record.key_text or ""] = None if state is None else facts(state)
+    return latest
 
 
 async def _accounts_converged(
@@ -479,6 +555,9 @@ class Report:
     alert_ids: int = 0
     expected_alerts: int = 0
     dead_letters_missing: int = 0
+    dead_letter_problems: list[str] = field(default_factory=list)
+    state_problems: list[str] = field(default_factory=list)
+    kills: list[Kill] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     # --- alerts ----------------------------------------------------------------------
@@ -500,36 +579,83 @@ class Report:
         # content per id is judged.
         account = _contents(self.outcome.account_alerts)
         self.account_alert_conflicts = {k: len(v) for k, v in account.items() if len(v) > 1}
-        in_order = {a["alert_id"]: _canonical(a) for a in self.reference_alerts()}
+        reference, hidden = self.reference_alerts()
+        in_order = {a["alert_id"]: _canonical(a) for a in reference}
+        lead_of = {a["alert_id"]: a["lead_id"] for a in reference}
         as_filed = {a.alert_id for a in self.stream.alerts}
         self.expected_alerts = len(in_order.keys() & as_filed)
         self.alerts_missing = sorted((in_order.keys() & as_filed) - contents.keys())
         self.alerts_unexpected = sorted(contents.keys() - in_order.keys() - as_filed)
-        self.alerts_different = sorted(
-            k for k in in_order.keys() & contents.keys() if contents[k] != {in_order[k]}
-        )
+        differ = {k for k in in_order.keys() & contents.keys() if contents[k] != {in_order[k]}}
+        self.alerts_different = sorted(k for k in differ if lead_of[k] not in hidden)
+        if hidden:
+            self.notes.append(
+                f"{len(hidden)} leads applied events no score message names (their order is "
+                f"not known): {len(differ) - len(self.alerts_different)} of their alerts "
+                "differ from the reconstructed order (not judged)"
+            )
         if in_order.keys() != as_filed:
             self.notes.append(
                 f"order-dependent alert ids (not judged): {len(in_order.keys() ^ as_filed)}"
             )
 
-    def reference_alerts(self) -> list[dict[str, Any]]:
-        """The offline scorer's alerts for each lead's events in the stream's order."""
+    def reference_alerts(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """The offline scorer's alerts for each lead's events in the stream's order, and
+        the leads whose order the score messages do not tell whole (some event has no
+        score message naming it: lost in a crash, or ignored after an erasure)."""
         order = applied_order(self.outcome.scores)
         lines: list[bytes] = []
+        hidden: set[str] = set()
         for lead_id, events in self.stream.events.items():
-            lines += _in_stream_order(events, order.get(lead_id, []))
+            placed, rest = _in_stream_order(events, order.get(lead_id, []))
+            lines += placed + rest
+            if rest:
+                hidden.add(lead_id)
         run = score_lines(lines, ScoringModel.load())
-        return [a.model_dump(mode="json") for a in run.alert_log]
+        return [a.model_dump(mode="json") for a in run.alert_log], hidden
 
     # --- dead letters ----------------------------------------------------------------
 
     def check_dead_letters(self) -> None:
-        got = {
-            (d["source_topic"], d["partition"], d["offset"])
-            for d in (r.json() for r in self.outcome.dead_letters)
-        }
-        self.dead_letters_missing = len(self.produced.malformed - got)
+        """The dead letters are the broken messages, each once per position (a crash may
+        send one again, the same), with the code the offline decoder gives it."""
+        got: dict[tuple[str, int, int], set[str]] = defaultdict(set)
+        for d in (r.json() for r in self.outcome.dead_letters):
+            got[d["source_topic"], d["partition"], d["offset"]].add(d["error"])
+        want = self.produced.malformed
+        self.dead_letters_missing = len(want.keys() - got.keys())
+        for position, codes in sorted(got.items()):
+            if position not in want:
+                self.dead_letter_problems.append(f"{position}: {codes} for a valid message")
+            elif codes != {want[position]}:
+                self.dead_letter_problems.append(f"{position}: {codes}, not {want[position]}")
+
+    # --- final states ------------------------------------------------------------------
+
+    def check_states(self) -> None:
+        """Each lead's final state (records, profile, signals, markers, counts, visitors)
+        is the offline scorer's, byte for byte."""
+        got, want = self.outcome.states, self.stream.states
+        for lead_id in sorted(want.keys() | got.keys()):
+            if got.get(lead_id) != want.get(lead_id):
+                g, w = got.get(lead_id), want.get(lead_id)
+                self.state_problems.append(
+                    f"{lead_id}: {_state_brief(g)} in the changelog, offline {_state_brief(w)}"
+                )
+
+    # --- the faults themselves ---------------------------------------------------------
+
+    def kill_problems(self) -> list[str]:
+        """Each fault came while work was pending: input not yet committed, and score
+        messages still to come."""
+        out = []
+        final = len(self.outcome.scores)
+        for n, kill in enumerate(self.kills, 1):
+            if kill.lag <= 0:
+                out.append(f"fault {n} found no input pending: {kill}")
+            if kill.scores >= final:
+                out.append(f"fault {n} came after the last score message ({final}): {kill}")
+        return out
 
     # --- verdict ---------------------------------------------------------------------
 
@@ -545,6 +671,11 @@ class Report:
         out += [f"alert {k}: published, not in the reference" for k in self.alerts_unexpected[:10]]
         if self.dead_letters_missing:
             out.append(f"{self.dead_letters_missing} broken messages were not dead-lettered")
+        out += [f"dead letter {p}" for p in self.dead_letter_problems[:10]]
+        out += [f"state: {p}" for p in self.state_problems[:10]]
+        out += [f"alert {k}: content differs from the stream-order reference" for k in
+                self.alerts_different[:10]]  # fmt: skip
+        out += self.kill_problems()
         repeats = len(self.outcome.alerts) - self.alert_ids
         if self.outcome.exactly_once and repeats:
             out.append(f"exactly_once: {repeats} alert messages repeat an alert_id")
@@ -573,7 +704,11 @@ class Report:
             f"{len(o.account_alerts)} account alerts, "
             f"{len(self.account_alert_conflicts)} ids with conflicting contents",
             f"dead letters: {len(o.dead_letters)} messages for {len(self.produced.malformed)} "
-            f"broken inputs; {self.dead_letters_missing} missing",
+            f"broken inputs; {self.dead_letters_missing} missing, "
+            f"{len(self.dead_letter_problems)} wrong or unexpected",
+            f"states: {len(o.states)} leads in the changelog, {len(self.state_problems)} differ "
+            f"from offline",
+            *(f"fault {n}: {kill}" for n, kill in enumerate(self.kills, 1)),
             *self.notes,
         ]
         return "\n".join(lines)
@@ -582,6 +717,13 @@ class Report:
         print("\n" + self.summary())
         problems = self.problems
         assert not problems, self.summary() + "\nproblems:\n" + "\n".join(problems)
+
+
+def _state_brief(value: bytes | None) -> str:
+    if value is None:
+        return "none"
+    state = LeadState.from_bytes(value)
+    return f"{len(state.records)} records, {len(state.profile)} fields, erased {state.erased_at}"
 
 
 def _contents(alerts: Iterable[Consumed]) -> dict[str, set[bytes]]:
@@ -614,9 +756,11 @@ def applied_order(scores: Sequence[Consumed]) -> dict[str, list[str | None]]:
     return order
 
 
-def _in_stream_order(events: list[tuple[str, str, bytes]], order: list[str | None]) -> list[bytes]:
-    """A lead's events: first those the stream applied, in its order (each tombstone takes
-    the lead's next erasure), then the rest (duplicates, ignored) in file order."""
+def _in_stream_order(
+    events: list[tuple[str, str, bytes]], order: list[str | None]
+) -> tuple[list[bytes], list[bytes]]:
+    """A lead's events: those the stream applied, in its order (each tombstone takes the
+    lead's next erasure), and the rest (no score message names them) in file order."""
     by_id = {eid: value for eid, _kind, value in events}
     erasures = [eid for eid, kind, _value in events if kind == "lead.erased"]
     placed: dict[str, None] = {}  # ordered set
@@ -627,4 +771,4 @@ def _in_stream_order(events: list[tuple[str, str, bytes]], order: list[str | Non
         elif item in by_id:
             placed[item] = None
     rest = [eid for eid, _kind, _value in events if eid not in placed]
-    return [by_id[eid] for eid in [*placed, *rest]]
+    return [by_id[eid] for eid in placed], [by_id[eid] for eid in rest]

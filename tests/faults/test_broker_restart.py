@@ -12,6 +12,7 @@ from tests.faults.harness import (
     Outcome,
     Produced,
     SeededStream,
+    kill_point,
     produce_all,
     wait_for_scores,
 )
@@ -30,11 +31,14 @@ async def test_broker_restart_mid_stream(setup: FaultSetup, stream: SeededStream
     try:
         await produce_all(settings, stream.messages[:half], produced)
         # SIGTERM while the worker is busy with the first half, then the same data dir again.
-        await wait_for_scores(settings, half // 4)
+        seen = await wait_for_scores(settings, stream.score_messages // 8)
+        kill = await kill_point(settings, "broker restart at 1/8 of the scores", seen)
         down = await asyncio.to_thread(fault_broker.restart, DOWN_FOR)
         await produce_all(settings, stream.messages[half:], produced)
         began = time.monotonic()
-        outcome = await Outcome.collect(settings, stream, timeout=150, workers=[proc])
+        # After the restart the worker runs at a fraction of its pace (an open question,
+        # README: fault report); the bound is for a worker that stopped, not a slow one.
+        outcome = await Outcome.collect(settings, stream, timeout=300, workers=[proc])
         assert proc.alive(), f"the worker died with the broker:\n{proc.tail()}"
         assert proc.get("/readyz")[0] == 200, "converged, but /readyz does not say ready"
     finally:
@@ -45,4 +49,5 @@ async def test_broker_restart_mid_stream(setup: FaultSetup, stream: SeededStream
         f"(down {DOWN_FOR:g} s + start), worker caught up {time.monotonic() - began:.1f} s "
         "after the second half was sent, without a restart of its own"
     ]
+    report.kills = [kill]
     report.assert_clean()

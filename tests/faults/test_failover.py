@@ -15,6 +15,7 @@ from tests.faults.harness import (
     Outcome,
     Produced,
     SeededStream,
+    kill_point,
     produce_all,
     wait_for_scores,
 )
@@ -64,13 +65,14 @@ async def test_survivor_takes_over_partitions_and_state(
     try:
         half = len(stream.messages) // 2
         await produce_all(settings, stream.messages[:half], produced)
-        await wait_for_scores(settings, half // 2)
+        await wait_for_scores(settings, stream.score_messages // 4)
         await check_routing(settings, stream, a, b)
-        # The kill comes while both work through the second half.
+        # The kill comes while both work through the second half: at 5/8 of the scores.
         await produce_all(settings, stream.messages[half:], produced)
-        await wait_for_scores(settings, half + half // 4)
+        seen = await wait_for_scores(settings, stream.score_messages * 5 // 8)
         a.kill()
         killed = time.monotonic()
+        kill = await kill_point(settings, "SIGKILL of one worker at 5/8 of the scores", seen)
         took = asyncio.create_task(asyncio.to_thread(takeover_seconds, b, killed))
         outcome = await Outcome.collect(settings, stream, timeout=120, workers=[a, b])
         converged = time.monotonic() - killed
@@ -86,4 +88,5 @@ async def test_survivor_takes_over_partitions_and_state(
         f"the survivor took its partitions over {takeover:.1f} s later (session timeout "
         f"{session} s) and converged {converged:.1f} s after the kill"
     ]
+    report.kills = [kill]
     report.assert_clean()

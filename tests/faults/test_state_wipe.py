@@ -18,6 +18,7 @@ from tests.faults.harness import (
     Produced,
     SeededStream,
     fields,
+    kill_point,
     produce_all,
     wait_for_scores,
 )
@@ -47,8 +48,9 @@ async def test_wiped_state_is_rebuilt_from_the_changelog(
     faults = []
     try:
         await produce_all(settings, stream.messages, produced)
-        await wait_for_scores(settings, len(stream.messages) // 2)
+        seen = await wait_for_scores(settings, stream.score_messages // 2)
         proc.kill()
+        kill = await kill_point(settings, "SIGKILL at half the scores", seen)
         shutil.rmtree(data)
         began = time.monotonic()
         await asyncio.to_thread(proc.start)
@@ -76,6 +78,7 @@ async def test_wiped_state_is_rebuilt_from_the_changelog(
     assert after == want, _table_diff(after, want, "after the second wipe")
     report = outcome.check(stream, produced)
     report.faults = faults
+    report.kills = [kill]
     report.assert_clean()
 
 

@@ -15,6 +15,7 @@ from tests.faults.harness import (
     Outcome,
     Produced,
     SeededStream,
+    kill_point,
     produce_all,
     wait_for_scores,
 )
@@ -27,32 +28,36 @@ KILL_SEED = int(os.environ.get("LEADSCORE_FAULT_SEED", SEED))
 
 
 async def test_sigkill_worker_repeatedly(setup: FaultSetup, stream: SeededStream) -> None:
-    """Three kills while it works through a freshly sent third of the stream (the first
-    one soon after start, often in table recovery), one near the end of the stream, when
-    the leads' last events are in flight: that is when lost outputs stay lost."""
+    """Four kills, each at a point of progress drawn from the seed (a share of the score
+    messages the stream publishes), each asserted to land while input is pending: three
+    while the worker works through a freshly sent third of the stream (the first one early
+    in it, often in table recovery), one near the end, when the leads' last events are in
+    flight: that is when lost outputs stay lost."""
     settings = setup.settings()
     proc = await setup.start(settings)
     rng = random.Random(KILL_SEED)
     produced = Produced()
-    faults = []
-
-    async def kill_and_restart(what: str) -> None:
-        proc.kill()
-        faults.append(f"SIGKILL {len(faults) + 1} {what}")
-        await asyncio.to_thread(proc.start)
-
+    kills = []
+    total = stream.score_messages
     try:
         for n in range(CHUNKS):  # each chunk spans all leads and the whole event time
             await produce_all(settings, stream.messages[n::CHUNKS], produced)
-            delay = rng.uniform(0.2, 1.0) if n == 0 else rng.uniform(0.5, 4.0)
-            await asyncio.sleep(delay)
-            await kill_and_restart(f"{delay:.1f} s after sending chunk {n + 1}/{CHUNKS}")
-        share = rng.uniform(0.95, 0.99)
-        await wait_for_scores(settings, int(share * stream.outcomes["applied"]))
-        await kill_and_restart(f"at {share:.0%} of the score messages")
+            share = rng.uniform(0.05, 0.2) if n == 0 else rng.uniform(0.2, 0.8)
+            target = int(total * (n + share) / CHUNKS)
+            seen = await wait_for_scores(settings, target)
+            proc.kill()
+            what = f"SIGKILL at {share:.0%} of chunk {n + 1}/{CHUNKS}'s score messages"
+            kills.append(await kill_point(settings, what, seen))
+            await asyncio.to_thread(proc.start)
+        share = rng.uniform(0.9, 0.97)
+        seen = await wait_for_scores(settings, int(share * total))
+        proc.kill()
+        kills.append(await kill_point(settings, f"SIGKILL at {share:.0%} of the stream", seen))
+        await asyncio.to_thread(proc.start)
         outcome = await Outcome.collect(settings, stream, timeout=150, workers=[proc])
     finally:
         proc.stop()
     report = outcome.check(stream, produced)
-    report.faults = [f"kill moments from LEADSCORE_FAULT_SEED={KILL_SEED}", *faults]
+    report.faults = [f"kill moments from LEADSCORE_FAULT_SEED={KILL_SEED}"]
+    report.kills = kills
     report.assert_clean()
