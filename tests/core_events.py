@@ -34,8 +34,12 @@ def raw(
 def ev(
     kind: str, lead: str = "L1", minutes: float = 0, eid: str | None = None, **kw: Any
 ) -> InputEvent:
-    data = raw(kind, lead, minutes, eid, **kw)
-    return parse_event(data, topic_for(data))
+    return parsed([raw(kind, lead, minutes, eid, **kw)])[0]
+
+
+def parsed(lines: list[bytes]) -> list[InputEvent]:
+    """Raw events decoded as the worker decodes them, each on its contract topic."""
+    return [parse_event(line, topic_for(line)) for line in lines]
 
 
 # A well-qualified, human-looking form submission; tests override what they probe.

@@ -19,13 +19,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.codec import parse_event
 from schemas.events import InputEvent, LeadErased
 from streams.core import LeadState, ScoringModel, apply, process, score, to_us
 from streams.core.apply import apply_event
 from streams.core.step import score_update
-from streams.tools.score import score_lines, topic_for
-from tests.core_events import BASE, FORM_FIELDS, facts, raw
+from streams.tools.score import score_lines
+from tests.core_events import BASE, FORM_FIELDS, facts, parsed, raw
 from tests.properties import CORE_PROPERTIES, CORE_WINDOW_PROPERTIES
 
 MODEL = ScoringModel.load()
@@ -143,10 +142,6 @@ def contract_lines(draw: st.DrawFn, max_events: int = 30, erasures: bool = True)
         out.append(raw(kind, "L1", minutes, f"e{i}", **_extra(draw, kind, minutes)))
     repeats = draw(st.lists(st.sampled_from(out), max_size=len(out) // 3))
     return out + repeats  # a retry is the same bytes under the same id
-
-
-def parsed(batch: list[bytes]) -> list[InputEvent]:
-    return [parse_event(b, topic_for(b)) for b in batch]
 
 
 def run(events: list[InputEvent]) -> LeadState:

@@ -37,7 +37,7 @@ from streams.core.records import BURST, REPEAT, message_key
 from streams.kafka.partitioning import partition_for
 from streams.testing import PARTITIONS, FakeMessage, memory_pipeline
 from streams.tools.score import score_lines, topic_for
-from tests.core_events import BASE, raw
+from tests.core_events import BASE, parsed, raw
 
 MODEL = ScoringModel.load()
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -109,12 +109,6 @@ def lines(draw: st.DrawFn, max_events: int = 30) -> list[bytes]:
             fields = {"form_id": "d", "email": "a@acme-corp.com", "company_size": 250}
             out.append(raw("form.submitted", "L1", minutes, eid, **fields))
     return out
-
-
-def parsed(batch: list[bytes]) -> list[InputEvent]:
-    from schemas.codec import parse_event
-
-    return [parse_event(b, topic_for(b)) for b in batch]
 
 
 def run(events: list[InputEvent], model: ScoringModel = MODEL) -> LeadState:

@@ -637,8 +637,8 @@ class Report:
         is the offline scorer's, byte for byte."""
         got, want = self.outcome.states, self.stream.states
         for lead_id in sorted(want.keys() | got.keys()):
-            if got.get(lead_id) != want.get(lead_id):
-                g, w = got.get(lead_id), want.get(lead_id)
+            g, w = got.get(lead_id), want.get(lead_id)
+            if g != w:
                 self.state_problems.append(
                     f"{lead_id}: {_state_brief(g)} in the changelog, offline {_state_brief(w)}"
                 )
