@@ -44,7 +44,12 @@ def worker() -> None:
     from streams.core import ModelError
     from streams.kafka.admin import TopicAdminError
     from streams.settings import Settings, settings_error
-    from streams.tools.kafka import BrokerConnectError, broker_connection
+    from streams.tools.kafka import (
+        AUTHORIZATION_ERRORS,
+        BrokerConnectError,
+        authorization_failure,
+        broker_connection,
+    )
     from streams.tools.model import model_error_line
 
     try:
@@ -59,6 +64,9 @@ def worker() -> None:
     except (TopicAdminError, BrokerConnectError) as exc:
         typer.echo(f"leadscore worker: refusing to start: {_one_line(exc)}", err=True)
         raise typer.Exit(2) from None
+    except AUTHORIZATION_ERRORS as exc:
+        typer.echo(f"leadscore worker: refusing to start: {authorization_failure(exc)}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _one_line(exc: Exception) -> str:
@@ -67,6 +75,7 @@ def _one_line(exc: Exception) -> str:
 
 def register_commands() -> None:
     """Add the tools' commands (imported here so `leadscore --help` stays fast)."""
+    from streams.tools.api_token import api_token
     from streams.tools.calibrate.cli import register as register_calibration
     from streams.tools.demo import demo
     from streams.tools.kafka import kafka_app
@@ -85,6 +94,7 @@ def register_commands() -> None:
     app.command("simulate", help=SIMULATE_HELP)(simulate)
     app.command("tail")(tail)
     app.command("demo")(demo)
+    app.command("api-token")(api_token)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import Topic
+from streams.app.tokens import ApiToken
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -128,6 +129,21 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
 
+    # The HTTP API: bearer tokens (hashed) and TLS. No tokens: the API is open.
+    api_tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description='JSON list of {"name", "sha256", "scopes"} (`leadscore api-token` makes '
+        "one); every path but /healthz and /readyz then needs a token",
+    )
+    metrics_public: bool = Field(
+        False, description="with API tokens, serve /metrics without one (a private network)"
+    )
+    web_ssl_certfile: Path | None = Field(None, description="serve HTTPS with this certificate")
+    web_ssl_keyfile: Path | None = Field(None, description="the certificate's private key")
+    web_ssl_cafile: Path | None = Field(
+        None, description="CA that peers' HTTPS certificates are checked with [default: system]"
+    )
+
     log_level: str = Field("INFO", description="worker log level")
 
     @field_validator("advertised_url")
@@ -161,7 +177,10 @@ class Settings(BaseSettings):
                 f"LEADSCORE_SECURITY_PROTOCOL={self.security_protocol} needs "
                 "LEADSCORE_SASL_MECHANISM, LEADSCORE_SASL_USERNAME and LEADSCORE_SASL_PASSWORD"
             )
-        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        if (self.web_ssl_certfile is None) != (self.web_ssl_keyfile is None):
+            raise ValueError("LEADSCORE_WEB_SSL_CERTFILE and LEADSCORE_WEB_SSL_KEYFILE go together")
+        names = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+        for name in (*names, *(f"web_{n}" for n in names)):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"LEADSCORE_{name.upper()}: no such file: {path}")
@@ -170,8 +189,8 @@ class Settings(BaseSettings):
     @property
     def effective_advertised_url(self) -> str:
         """The URL peers use to reach this worker (Faust's canonical_url): the setting, else
-        http://WEB_BIND:WEB_PORT, or the machine's host name when the bind is every interface
-        (0.0.0.0 or ::), which no peer could use."""
+        http(s)://WEB_BIND:WEB_PORT (https with a web certificate), or the machine's host
+        name when the bind is every interface (0.0.0.0 or ::), which no peer could use."""
         if self.advertised_url is not None:
             return self.advertised_url
         host = self.web_bind
@@ -179,7 +198,8 @@ class Settings(BaseSettings):
             host = machine_name()
         if ":" in host:  # an IPv6 literal
             host = f"[{host}]"
-        return f"http://{host}:{self.web_port}"
+        scheme = "https" if self.web_ssl_certfile is not None else "http"
+        return f"{scheme}://{host}:{self.web_port}"
 
     @property
     def web_host(self) -> str:

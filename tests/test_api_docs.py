@@ -44,6 +44,14 @@ def test_openapi_documents_the_lead_and_account_lookups() -> None:
     lookups = {"/leads/{lead_id}", "/accounts/{account_id}"}
     assert set(doc["paths"]) == {*lookups, "/healthz", "/readyz", "/metrics"}
     for lookup in lookups:
-        assert set(doc["paths"][lookup]["get"]["responses"]) == {"200", "404"}
+        assert set(doc["paths"][lookup]["get"]["responses"]) == {"200", "401", "403", "404"}
+    assert set(doc["components"]["securitySchemes"]) == {"bearer"}
+    for open_path in ("/healthz", "/readyz"):
+        assert doc["paths"][open_path]["get"]["security"] == []
     for ref in refs(doc):
-        assert (path.parent / ref).resolve().is_file(), ref
+        if ref.startswith("#/"):  # inside the document: it must resolve
+            node = doc
+            for part in ref[2:].split("/"):
+                node = node[part]
+        else:
+            assert (path.parent / ref).resolve().is_file(), ref

@@ -18,13 +18,15 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.errors import (
+    GroupAuthorizationFailedError,
     IllegalSaslStateError,
     KafkaConnectionError,
     SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
 )
 
 from streams.settings import Settings
-from streams.tools.kafka import broker_failure
+from streams.tools.kafka import authorization_failure, broker_failure
 from tests.core_events import FORM_FIELDS, raw
 
 UNREACHABLE = "127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
@@ -385,6 +387,29 @@ def test_tls_failure_names_the_ssl_settings() -> None:
     line = broker_failure(settings, [failed])
     assert line.startswith("TLS handshake with Kafka at k1:9093 failed (SSLCertVerificationError")
     assert "LEADSCORE_SSL_CAFILE" in line and "LEADSCORE_SECURITY_PROTOCOL=SSL" in line
+
+
+def test_a_connection_closed_after_tls_asks_for_a_client_certificate() -> None:
+    settings = Settings(kafka_bootstrap="k1:9093", security_protocol="SSL")
+    closed = KafkaConnectionError("Connection at k1:9093 closed")
+    line = broker_failure(settings, [closed])
+    assert "probably requires a client certificate" in line
+    assert "LEADSCORE_SSL_CERTFILE" in line
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (TopicAuthorizationFailedError("leads.web"), "access to topic leads.web ("),
+        (TopicAuthorizationFailedError("a, b"), "access to topics a, b ("),
+        (GroupAuthorizationFailedError("leadscore"), "access to consumer group leadscore ("),
+        (TopicAuthorizationFailedError(), "access to a topic ("),
+    ],
+)
+def test_a_missing_acl_names_the_resource(error: Exception, expected: str) -> None:
+    line = authorization_failure(error)
+    assert expected in line, line
+    assert "leadscore kafka acls" in line
 
 
 def test_nothing_listening_names_the_bootstrap_setting() -> None:

@@ -20,7 +20,9 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, cast
+from urllib.parse import urlsplit
 
+import aiohttp
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -33,6 +35,12 @@ from schemas import topics
 from schemas.codec import encode
 from schemas.topics import Topic
 from streams.app import metrics
+from streams.app.access import (
+    ApiAccess,
+    access_middleware,
+    peer_ssl_context,
+    server_ssl_context,
+)
 from streams.app.logs import quiet_repeats
 from streams.app.pipeline import Pipeline
 from streams.app.producer import install_draining_buffer, install_flushing_transactions
@@ -86,10 +94,31 @@ class _Web(AiohttpWeb):  # type: ignore[misc]  # faust is untyped
     debug_blueprints: ClassVar[list[Any]] = []
     optional_blueprints: ClassVar[list[Any]] = []
 
+    def __init__(self, app: _App, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        # Before any view: bearer tokens, when configured (access.py).
+        self.web_app.middlewares.append(access_middleware(app.api_access))
+
 
 class _App(faust.App):  # type: ignore[misc]
+    api_access = ApiAccess([])  # new_app sets the worker's own before the web starts
+    peer_ssl: ssl.SSLContext | None = None  # HTTPS to peers when routing (new_app)
+
     def _new_web(self) -> _Web:
         return _Web(self)
+
+    @property
+    def http_client(self) -> Any:
+        # Faust's router sends routed GETs with this client; with HTTPS it must trust the
+        # peers' certificates (LEADSCORE_WEB_SSL_CAFILE).
+        if self._http_client is None and self.peer_ssl is not None:
+            connector = aiohttp.TCPConnector(ssl=self.peer_ssl)
+            self._http_client = aiohttp.ClientSession(connector=connector)
+        return super().http_client
+
+    @http_client.setter
+    def http_client(self, client: Any) -> None:
+        self._http_client = client
 
     def _new_producer(self) -> Any:
         # Faust's own buffer lets an offset commit overtake buffered writes (see producer.py).
@@ -103,7 +132,7 @@ class _App(faust.App):  # type: ignore[misc]
 
 def new_app(settings: Settings) -> faust.App:
     """The Faust app with the worker's settings, before any agent (the bench reuses it)."""
-    return _App(
+    app = _App(
         settings.app_id,
         broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
         broker_credentials=broker_credentials(settings),
@@ -132,8 +161,13 @@ def new_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         processing_guarantee=settings.processing_guarantee,
         broker_commit_interval=settings.effective_commit_interval,
+        web_ssl_context=server_ssl_context(settings),
         **TUNING,
     )
+    app.api_access = ApiAccess(settings.api_tokens, metrics_public=settings.metrics_public)
+    if settings.web_ssl_certfile is not None:
+        app.peer_ssl = peer_ssl_context(settings)
+    return app
 
 
 def leads_table(app: faust.App, settings: Settings) -> Any:
@@ -374,35 +408,83 @@ def _add_web(app: faust.App, table: Any, accounts: Any, pipeline: Pipeline) -> N
             ready = update_ready(app)
             return self.json({"ready": ready}, status=200 if ready else 503)
 
-    # table_route answers here when this worker owns the key, else proxies to the owner.
+    # Answered here when this worker owns the key, else forwarded to the owner.
+    partitions = pipeline.partitions
+
     @app.page("/leads/{lead_id}")
     class Lead(View):
-        get = _owner_lookup(app, table, "lead_id", pipeline.current, "unknown lead")
+        get = _owner_lookup(app, table, partitions, "lead_id", pipeline.current, "unknown lead")
 
     @app.page("/accounts/{account_id}")
     class Account(View):
         get = _owner_lookup(
-            app, accounts, "account_id", pipeline.current_account, "unknown account"
+            app, accounts, partitions, "account_id", pipeline.current_account, "unknown account"
         )
+
+
+ROUTED_HEADER = "X-Leadscore-Routed"  # set on a forwarded request: it is never forwarded again
+FORWARDED_HEADERS = ("Authorization", "Accept")  # the caller's token goes with the request
 
 
 def _owner_lookup(
     app: faust.App,
     table: Any,
+    partitions: int,
     key: str,
     current: Callable[[str], BaseModel | None],
     missing: str,
 ) -> Any:
-    """A GET view answering `current(key)` as JSON (404 with `missing` when None), routed by
-    Faust's table_route to the worker that owns the key in `table`."""
+    """A GET view answering `current(key)` as JSON (404 with `missing` when None) on the
+    worker that owns the key's partition of `table`, forwarding the request there otherwise.
+
+    The owner comes from the group's assignment (Faust's router metadata) and the key's
+    murmur2 partition, not from Faust's table_route, whose lookup reads the producer's topic
+    metadata and fails (500) while the producer has none for the changelog yet.
+    """
+    changelog = table.changelog_topic.get_topic_name()
 
     async def get(view: View, request: Request, **match: str) -> Response:
-        found = current(match[key])
+        value = match[key]
+        owner = _owner_url(app, table.name, changelog, partition_for(value, partitions))
+        if owner is None:
+            return view.json({"error": "no worker owns this key yet: retry"}, status=503)
+        if not _is_me(app, owner):
+            if request.headers.get(ROUTED_HEADER):
+                return view.json({"error": "the key is changing hands: retry"}, status=503)
+            return await _forward(app, view, request, owner)
+        found = current(value)
         if found is None:
             return view.json({"error": missing}, status=404)
         return view.bytes(encode(found), content_type="application/json")
 
-    return app.table_route(table=table, match_info=key)(cast(Any, get))
+    return get
+
+
+def _owner_url(app: faust.App, table_name: str, changelog: str, partition: int) -> str | None:
+    for url, owned in app.router.table_metadata(table_name).items():
+        if partition in owned.get(changelog, ()):
+            return str(url)
+    return None
+
+
+def _is_me(app: faust.App, url: str) -> bool:
+    mine, theirs = urlsplit(str(app.conf.canonical_url)), urlsplit(url)
+    return (mine.hostname, mine.port) == (theirs.hostname, theirs.port)
+
+
+async def _forward(app: faust.App, view: View, request: Request, owner: str) -> Response:
+    # The path as received (still percent-encoded), on the owner's advertised URL.
+    target = str(owner).rstrip("/") + cast(Any, request).url.raw_path_qs
+    headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+    headers[ROUTED_HEADER] = "1"
+    try:
+        async with app.http_client.get(target, headers=headers) as answer:
+            body = await answer.read()
+            kind = answer.content_type
+            return view.bytes(body, content_type=kind, status=answer.status)
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("the owner of a key did not answer a forwarded request")
+        return view.json({"error": "the owning worker did not answer: retry"}, status=503)
 
 
 def is_ready(app: faust.App) -> bool:

@@ -11,12 +11,21 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    CoordinatorLoadInProgressError,
+    GroupCoordinatorNotAvailableError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
+from aiokafka.protocol.metadata import MetadataRequest
 
 from schemas import topics
 from streams.kafka.clients import bootstrap_list, client_kwargs
 from streams.settings import Settings
 
+_NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
 # Metadata errors that only mean "not propagated yet" right after a topic was created.
 _TRANSIENT_TOPIC_ERRORS = frozenset({3, 5})  # UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE
 
@@ -94,14 +103,19 @@ def _split_outcomes(topic_errors: Iterable[Any]) -> tuple[list[str], list[str]]:
     created: list[str] = []
     existing: list[str] = []
     failures: list[str] = []
+    refused: list[str] = []
     for name, code, *rest in topic_errors:
         if code == 0:
             created.append(name)
         elif code == TopicAlreadyExistsError.errno:
             existing.append(name)
+        elif code == TopicAuthorizationFailedError.errno:
+            refused.append(name)
         else:
             message = rest[0] if rest and rest[0] else for_code(code).__name__
             failures.append(f"{name}: {message} (error {code})")
+    if refused:  # told as the authorization failure it is, naming the topics once
+        raise TopicAuthorizationFailedError(", ".join(sorted(refused)))
     if failures:
         raise TopicAdminError("could not create topics: " + "; ".join(failures))
     return created, existing
@@ -214,16 +228,56 @@ async def _any_port_open(bootstrap: str) -> bool:
     return False
 
 
+async def missing_topics(settings: Settings, names: Iterable[str]) -> list[str]:
+    """The named topics (full names) the broker does not have. One the principal may not
+    see raises TopicAuthorizationFailedError naming it, not "missing": a listing leaves out
+    topics the authorizer hides."""
+    async with admin_client(settings) as admin:
+        listed = {t["topic"] for t in await admin.describe_topics()}
+        missing = [n for n in names if n not in listed]
+        await _raise_if_hidden(admin, missing)
+    return missing
+
+
+async def _raise_if_hidden(admin: Any, names: list[str]) -> None:
+    if not names:
+        return
+    # By name, never letting the broker auto-create them; aiokafka's admin client has no
+    # public call for it, so its request goes through its sender.
+    request = MetadataRequest(names, allow_auto_topic_creation=False)
+    response = (await admin._send_request(request)).to_object()
+    refused = [t["topic"] for t in response["topics"] if t["error_code"] == _NOT_AUTHORIZED]
+    if refused:
+        raise TopicAuthorizationFailedError(", ".join(sorted(refused)))
+
+
+async def _check_group_access(admin: Any, group: str, wait: float = 30.0) -> None:
+    """Raises GroupAuthorizationFailedError when no ACL lets this principal use the group.
+    A new cluster's group coordinator comes up with its first group: waited for."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            await admin.list_consumer_group_offsets(group)
+            return
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def check_worker_topics(settings: Settings) -> None:
-    """Refuse to run against missing or mis-partitioned topics.
+    """Refuse to run against missing, hidden or mis-partitioned topics, or without access
+    to the worker's consumer group.
 
     Subscribing to a missing topic would make a broker with auto.create.topics.enable
     create it with one partition, silently breaking co-partitioning.
     """
+    wanted = [settings.topic(spec) for spec in topics.ALL]
     async with admin_client(settings) as admin:
         found = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
-    wanted = [settings.topic(spec) for spec in topics.ALL]
-    missing = [n for n in wanted if n not in found]
+        missing = [n for n in wanted if n not in found]
+        await _raise_if_hidden(admin, missing)
+        await _check_group_access(admin, settings.app_id)
     if missing:
         raise TopicAdminError(
             f"topics missing: {', '.join(missing)}; run `leadscore topics create` first"

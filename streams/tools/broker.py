@@ -118,16 +118,24 @@ def find_maven() -> str:
 def render_server_properties(data_dir: Path, host: str, port: int, controller_port: int) -> str:
     """server.properties for one combined broker+controller node (dynamic KRaft quorum)."""
     broker, controller = f"{host}:{port}", f"{host}:{controller_port}"
-    return f"""\
-# Written by `leadscore kafka up`; rewritten on every start.
-process.roles=broker,controller
-node.id=1
+    listeners = f"""\
 controller.quorum.bootstrap.servers={controller}
 listeners=PLAINTEXT://{broker},CONTROLLER://{controller}
 advertised.listeners=PLAINTEXT://{broker},CONTROLLER://{controller}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+"""
+    return node_properties(data_dir, listeners)
+
+
+def node_properties(data_dir: Path, listeners: str) -> str:
+    """The properties of every local node around its listener block."""
+    return f"""\
+# Written by `leadscore kafka up`; rewritten on every start.
+process.roles=broker,controller
+node.id=1
+{listeners.rstrip()}
 log.dirs={data_dir}
 # Faust creates its own changelog and repartition topics.
 auto.create.topics.enable=true
@@ -392,19 +400,28 @@ class LocalKafka:
         pid = self._spawn(java)
         self.say(f"started Kafka {self.version} as pid {pid}; log: {self.layout.server_log}")
         self._wait_ready(pid, timeout)
+        self.on_ready()
         return pid
+
+    def ports(self) -> tuple[int, ...]:
+        """Every port the node listens on."""
+        return (self.port, self.controller_port)
+
+    def on_ready(self) -> None:
+        """Called once a broker this object started answers (a secured one grants ACLs)."""
 
     def _foreign_broker_answers(self) -> bool:
         """A broker on our port that we did not start: fine if it speaks Kafka, an error if the
         port is taken by something else."""
-        cluster = asyncio.run(probe_broker(_local_settings(self.bootstrap)))
+        cluster = asyncio.run(probe_broker(self.client_settings()))
         if cluster is not None:
             self.say(f"a Kafka broker not started by leadscore already answers at {self.bootstrap}")
             return True
-        if _port_taken(self.host, self.port) or _port_taken(self.host, self.controller_port):
+        taken = [port for port in self.ports() if _port_taken(self.host, port)]
+        if taken:
             raise LocalKafkaError(
-                f"port {self.port} or {self.controller_port} on {self.host} is in use by a "
-                "program that is not a Kafka broker; stop it first"
+                f"port {taken[0]} on {self.host} is in use by a program that is not a Kafka "
+                "broker; stop it first"
             )
         return False
 
@@ -435,11 +452,18 @@ class LocalKafka:
 
     def write_configs(self) -> None:
         self.layout.run_dir.mkdir(parents=True, exist_ok=True)
-        properties = render_server_properties(
+        self.layout.server_properties.write_text(self.server_properties())
+        self.layout.log4j_config.write_text(LOG4J2_PROPERTIES)
+
+    def server_properties(self) -> str:
+        return render_server_properties(
             self.layout.data_dir, self.host, self.port, self.controller_port
         )
-        self.layout.server_properties.write_text(properties)
-        self.layout.log4j_config.write_text(LOG4J2_PROPERTIES)
+
+    def client_settings(self) -> Settings:
+        """What this process's own probes connect with (the local broker is plaintext
+        whatever LEADSCORE_SECURITY_* says; a secured one overrides this)."""
+        return _local_settings(self.bootstrap)
 
     def format_storage(self, java: str) -> None:
         """Format the data dir once; a formatted one (meta.properties) is kept as it is."""
@@ -448,10 +472,14 @@ class LocalKafka:
         self.say(f"formatting {self.layout.data_dir}")
         command = [*self._java_command(java), "kafka.tools.StorageTool", "format", "--standalone"]
         command += ["--ignore-formatted", "-t", new_cluster_id()]
-        command += ["-c", str(self.layout.server_properties)]
+        command += ["-c", str(self.layout.server_properties), *self.format_options()]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise LocalKafkaError(f"formatting the storage failed:\n{done.stdout}{done.stderr}")
+
+    def format_options(self) -> list[str]:
+        """More StorageTool options (a secured broker's SCRAM users)."""
+        return []
 
     def _java_command(self, java: str, *jvm_options: str) -> list[str]:
         return [
@@ -481,7 +509,7 @@ class LocalKafka:
         return self._proc.pid
 
     def _wait_ready(self, pid: int, timeout: float) -> None:
-        settings = _local_settings(self.bootstrap)
+        settings = self.client_settings()
         alive = partial(self._alive, pid)
         try:
             asyncio.run(wait_for_broker(self.bootstrap, timeout, settings=settings, alive=alive))

@@ -14,19 +14,24 @@ import typer
 from aiokafka.errors import (
     AuthenticationFailedError,
     AuthenticationMethodNotSupported,
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
     IllegalSaslStateError,
     KafkaConnectionError,
     KafkaError,
     NoBrokersAvailable,
     SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
     UnsupportedSaslMechanismError,
 )
 from pydantic import ValidationError
 
 from streams.kafka.admin import BrokerUnavailableError, TopicAdminError, probe_broker
 from streams.kafka.clients import bootstrap_list
-from streams.settings import Settings, settings_error
+from streams.settings import Settings, get_settings, settings_error
 from streams.tools.broker import LocalKafka, LocalKafkaError, MissingToolError, UpResult
+from streams.tools.secure_broker import SecureKafka
 
 kafka_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -37,7 +42,11 @@ EXIT_NOT_RUNNING = 3  # LSB status convention: "program is not running"
 def errors_as_exit() -> Iterator[None]:
     """Known failures as one message and an exit code instead of a traceback."""
     try:
-        yield
+        with authorization_told():
+            yield
+    except AUTHORIZATION_ERRORS as exc:
+        typer.echo(f"error: {authorization_failure(exc)}", err=True)
+        raise typer.Exit(1) from None
     except MissingToolError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -68,6 +77,51 @@ CONNECTION_ERRORS = (
 )
 
 
+# The broker's authorizer refused this principal an operation: an ACL is missing.
+AUTHORIZATION_ERRORS = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
+_RESOURCE_KIND = {
+    TopicAuthorizationFailedError: "topic",
+    GroupAuthorizationFailedError: "consumer group",
+    ClusterAuthorizationFailedError: "cluster",
+    TransactionalIdAuthorizationFailed: "transactional id",
+}
+
+
+def authorization_failure(exc: BaseException) -> str:
+    """One line: which resource the broker refused, and where the missing ACLs are told."""
+    kind = next((k for t, k in _RESOURCE_KIND.items() if isinstance(exc, t)), "resource")
+    names = ", ".join(str(arg) for arg in exc.args).strip()  # aiokafka's: the resources
+    plural = "s" if "," in names else ""
+    what = f"{kind}{plural} {names}" if names else f"a {kind}"
+    return (
+        f"Kafka refused this client's principal access to {what} ({type(exc).__name__}): "
+        "an ACL is missing (`leadscore kafka acls worker|operator` lists what each role needs)"
+    )
+
+
+class _NotAuthorizedNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is not authorized" not in record.getMessage()
+
+
+@contextmanager
+def authorization_told() -> Iterator[None]:
+    """Inside, aiokafka's "Topic X is not authorized for this client" warnings are dropped:
+    the command tells the refusal in its one line (authorization_failure)."""
+    notice = _NotAuthorizedNotice()
+    logger = logging.getLogger("aiokafka.cluster")  # where aiokafka logs it
+    logger.addFilter(notice)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice)
+
+
 class BrokerConnectError(RuntimeError):
     """No broker could be used at the bootstrap address; the message is one line naming it
     and the settings to check."""
@@ -87,7 +141,8 @@ def broker_connection(settings: Settings) -> Iterator[None]:
     propagate, logger.propagate = logger.propagate, False
     logger.addHandler(held)
     try:
-        yield
+        with authorization_told():  # a refusal is told by the caller, in its one line
+            yield
     except CONNECTION_ERRORS as exc:
         causes = [*held.errors(), exc]
         held.records.clear()
@@ -149,6 +204,15 @@ def broker_failure(settings: Settings, causes: Iterable[BaseException]) -> str:
             f"LEADSCORE_SECURITY_PROTOCOL={protocol} and LEADSCORE_SSL_CAFILE, "
             "LEADSCORE_SSL_CERTFILE, LEADSCORE_SSL_KEYFILE"
         )
+    closed = _first(seen, (KafkaConnectionError,))
+    if closed is not None and protocol.endswith("SSL") and settings.ssl_certfile is None:
+        # TLS 1.3: the client's handshake ends before the broker checks for a certificate;
+        # a listener that requires one then just closes the connection.
+        return (
+            f"Kafka at {where} closed the connection after the TLS handshake: its listener "
+            "probably requires a client certificate; set LEADSCORE_SSL_CERTFILE and "
+            "LEADSCORE_SSL_KEYFILE (or use its SASL listener)"
+        )
     if not _accepts_connections(where):
         return (
             f"no Kafka broker answers at {where}: check LEADSCORE_KAFKA_BOOTSTRAP "
@@ -192,19 +256,34 @@ def _accepts_connections(bootstrap: str, timeout: float = 2.0) -> bool:
     return False
 
 
-def _local() -> LocalKafka:
+def _local(secure: bool = False) -> LocalKafka:
+    if secure:
+        return SecureKafka(say=typer.echo)
     return LocalKafka(say=typer.echo)
+
+
+SECURE_HELP = (
+    "The secured broker instead (127.0.0.1:9192 SASL_SSL with SCRAM users, :9193 mutual "
+    "TLS, ACLs enforced; certificates, passwords and settings files under its home's secure/)."
+)
 
 
 @kafka_app.command()
 def up(
     fresh: Annotated[bool, typer.Option("--fresh", help="Wipe the broker's data first.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 90.0,
+    secure: Annotated[bool, typer.Option("--secure", help=SECURE_HELP)] = False,
 ) -> None:
     """Start the local broker (127.0.0.1:9092) unless it runs already."""
     with errors_as_exit():
-        result = _local().up(fresh=fresh, timeout=timeout)
+        kafka = _local(secure)
+        if isinstance(kafka, SecureKafka):  # roles are granted on these settings' topics
+            kafka.acl_settings = get_settings()
+        result = kafka.up(fresh=fresh, timeout=timeout)
     typer.echo(_describe_up(result))
+    if isinstance(kafka, SecureKafka):
+        folder = kafka.kit.directory
+        typer.echo(f"settings per principal: {folder}/<worker|operator|stranger>-<sasl|mtls>.env")
 
 
 def _describe_up(result: UpResult) -> str:
@@ -222,18 +301,43 @@ def _describe_up(result: UpResult) -> str:
 @kafka_app.command()
 def down(
     timeout: Annotated[float, typer.Option(help="Seconds before SIGKILL.")] = 30.0,
+    secure: Annotated[bool, typer.Option("--secure", help="The secured broker.")] = False,
 ) -> None:
     """Stop the broker that `leadscore kafka up` started."""
     with errors_as_exit():
-        stopped = _local().down(timeout=timeout)
+        stopped = _local(secure).down(timeout=timeout)
     typer.echo("Kafka stopped" if stopped else "Kafka is not running; nothing to stop")
 
 
 @kafka_app.command()
-def status() -> None:
+def status(
+    secure: Annotated[bool, typer.Option("--secure", help="The secured broker.")] = False,
+) -> None:
     """Say whether the local broker runs (exit 0) or not (exit 3)."""
     with errors_as_exit():
-        current = _local().status()
+        current = _local(secure).status()
     typer.echo(current.describe())
     if not current.running:
         raise typer.Exit(EXIT_NOT_RUNNING)
+
+
+@kafka_app.command()
+def acls(
+    role: Annotated[str, typer.Argument(help="worker or operator")],
+    principal: Annotated[str, typer.Option(help="e.g. User:leadscore")] = "User:leadscore",
+) -> None:
+    """Print the `kafka-acls.sh` commands granting a role what it needs on a real cluster
+    (topic names and group from the LEADSCORE_* settings)."""
+    from streams.kafka.acls import role_acls
+
+    with errors_as_exit():
+        settings = get_settings()
+        try:
+            rules = role_acls(role, settings)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+    base = f"kafka-acls.sh --bootstrap-server {settings.kafka_bootstrap}"
+    base += " --command-config admin.properties"
+    for rule in rules:
+        typer.echo(f"{base} --add --allow-principal '{principal}' {rule.kafka_acls_args()}")

@@ -397,10 +397,9 @@ async def follow(
 async def missing_topics(settings: Settings) -> list[str]:
     """Output topics that do not exist (subscribing would make the broker auto-create them
     with one partition)."""
-    from streams.kafka.admin import list_topics
+    from streams.kafka.admin import missing_topics as missing
 
-    present = set(await list_topics(settings))
-    return [settings.topic(t) for t in FOLLOWED if settings.topic(t) not in present]
+    return await missing(settings, [settings.topic(t) for t in FOLLOWED])
 
 
 @contextmanager
@@ -447,10 +446,10 @@ def tail(
     from streams.settings import get_settings
     from streams.tools.kafka import errors_as_exit, require_broker
 
-    with errors_as_exit():  # bad settings, no broker, refused credentials: one line
+    with errors_as_exit():  # bad settings, no broker, refused credentials or ACLs: one line
         settings = get_settings()
         require_broker(settings)
-    missing = asyncio.run(missing_topics(settings))
+        missing = asyncio.run(missing_topics(settings))
     if missing:
         typer.echo(
             f"error: missing topics {', '.join(missing)} (leadscore topics create)", err=True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Self
+
+import orjson
 
 from streams.settings import Settings
 
@@ -36,9 +39,15 @@ def settings_env(settings: Settings, extra: dict[str, str] | None = None) -> dic
     """The environment that reproduces `settings` in a child process: this process's
     environment without its LEADSCORE_* variables, then every set field, then `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    as_json = settings.model_dump(mode="json", exclude_none=True)
     for name, value in settings.model_dump(exclude_none=True).items():
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        env[f"LEADSCORE_{name.upper()}"] = str(raw)
+        if hasattr(value, "get_secret_value"):
+            raw = value.get_secret_value()
+        elif isinstance(as_json[name], list | dict):  # read back as JSON (api_tokens)
+            raw = orjson.dumps(as_json[name]).decode()
+        else:
+            raw = str(value)
+        env[f"LEADSCORE_{name.upper()}"] = raw
     env.update(extra or {})
     return env
 
@@ -66,7 +75,8 @@ class WorkerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.web_bind}:{self.settings.web_port}"
+        scheme = "https" if self.settings.web_ssl_certfile else "http"
+        return f"{scheme}://{self.settings.web_bind}:{self.settings.web_port}"
 
     @property
     def pid(self) -> int | None:
@@ -107,10 +117,16 @@ class WorkerProcess:
             time.sleep(0.3)
         raise self.error(f"worker not ready within {timeout:g} s:\n{self.tail()}")
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        """(HTTP status, body) of a GET on the worker; (0, b"") when it does not answer."""
+    def get(self, path: str, token: str | None = None) -> tuple[int, bytes]:
+        """(HTTP status, body) of a GET on the worker, with a bearer token if given; (0, b"")
+        when it does not answer. HTTPS is checked against LEADSCORE_WEB_SSL_CAFILE."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(self.url + path, headers=headers)
+        context = None
+        if self.url.startswith("https"):
+            context = ssl.create_default_context(cafile=self.settings.web_ssl_cafile)
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            with urllib.request.urlopen(request, timeout=5, context=context) as resp:
                 return int(resp.status), bytes(resp.read())
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

@@ -111,7 +111,7 @@ def _to_kafka(
     from pydantic import ValidationError
 
     from streams.settings import get_settings, settings_error
-    from streams.tools.kafka import BrokerConnectError, require_broker
+    from streams.tools.kafka import BrokerConnectError, errors_as_exit, require_broker
 
     try:
         settings = get_settings()
@@ -123,5 +123,7 @@ def _to_kafka(
     except BrokerConnectError as exc:
         typer.echo(f"error: {exc}; or write the traffic to a file with --jsonl FILE", err=True)
         raise typer.Exit(1) from None
-    run = send_to_kafka(settings, stream, rate=rate, duration=duration, on_sent=tick)
-    return asyncio.run(run)
+    with errors_as_exit():  # e.g. a principal without a Write ACL: one line
+        return asyncio.run(
+            send_to_kafka(settings, stream, rate=rate, duration=duration, on_sent=tick)
+        )
