@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import topics
+from streams.api_tokens import SCOPES, ApiToken, new_token, token_digest
 from streams.app.access import ApiAccess, required_scope
-from streams.app.tokens import SCOPES, ApiToken, new_token, token_digest
 from streams.kafka.acls import Operation, PatternType, ResourceType, role_acls
 from streams.settings import Settings
 from streams.tools.certs import CertificateAuthority

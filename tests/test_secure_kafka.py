@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.app.tokens import Scope, new_token
+from streams.api_tokens import Scope, new_token
 from streams.settings import Settings
 from streams.tools.broker import DEFAULT_HOST, LocalKafka
 from streams.tools.certs import CertificateAuthority
@@ -225,33 +225,39 @@ def test_the_api_asks_who_you_are(streamed: Deployment, tmp_path: Path) -> None:
         worker.stop()
 
 
-@pytest.mark.parametrize(
-    ("case", "expected"),
-    [
-        ("wrong_password", "refused the credentials (SaslAuthenticationFailed"),
-        ("untrusted_ca", "TLS handshake with Kafka at"),
-        ("no_client_certificate", "probably requires a client certificate"),
-        ("no_topic_acl", "refused this client's principal access to topics"),
-        ("no_group_acl", "refused this client's principal access to consumer group"),
-    ],
-)
-def test_a_refused_worker_says_why_in_one_line(
-    streamed: Deployment, tmp_path: Path, case: str, expected: str
-) -> None:
-    d = streamed
-    env = d.env("worker", LEADSCORE_DATA_DIR=str(tmp_path), LEADSCORE_WEB_PORT=str(free_port()))
+REFUSALS = {
+    "wrong_password": "refused the credentials (SaslAuthenticationFailed",
+    "untrusted_ca": "TLS handshake with Kafka at",
+    "no_client_certificate": "probably requires a client certificate",
+    "no_acl": "refused this client's principal access to topic",
+}
+
+
+def refused_env(d: Deployment, principal: str, case: str, tmp: Path) -> dict[str, str]:
+    """`principal`'s settings broken as `case` says."""
+    if case == "no_client_certificate":
+        env = d.env(principal, mtls=True)
+        del env["LEADSCORE_SSL_CERTFILE"], env["LEADSCORE_SSL_KEYFILE"]
+        return env
+    env = d.env("stranger" if case == "no_acl" else principal)
     if case == "wrong_password":
         env["LEADSCORE_SASL_PASSWORD"] = "not-the-password"
     elif case == "untrusted_ca":
-        other = CertificateAuthority.create(tmp_path / "other-ca")
-        env["LEADSCORE_SSL_CAFILE"] = str(other.certfile)
-    elif case == "no_client_certificate":
-        env = d.env("worker", mtls=True, LEADSCORE_DATA_DIR=str(tmp_path))
-        del env["LEADSCORE_SSL_CERTFILE"], env["LEADSCORE_SSL_KEYFILE"]
-    elif case == "no_topic_acl":
-        env = d.env("stranger", LEADSCORE_DATA_DIR=str(tmp_path))
-    else:  # the worker's topics are granted, this group is not
-        env["LEADSCORE_APP_ID"] = f"{d.prefix}ungranted"
+        env["LEADSCORE_SSL_CAFILE"] = str(CertificateAuthority.create(tmp / "ca").certfile)
+    return env
+
+
+@pytest.mark.parametrize("case", [*REFUSALS, "no_group_acl"])
+def test_a_refused_worker_says_why_in_one_line(
+    streamed: Deployment, tmp_path: Path, case: str
+) -> None:
+    d = streamed
+    if case == "no_group_acl":  # the worker's topics are granted, this group is not
+        env = d.env("worker", LEADSCORE_APP_ID=f"{d.prefix}ungranted")
+        expected = "refused this client's principal access to consumer group"
+    else:
+        env, expected = refused_env(d, "worker", case, tmp_path), REFUSALS[case]
+    env |= {"LEADSCORE_DATA_DIR": str(tmp_path), "LEADSCORE_WEB_PORT": str(free_port())}
     result = leadscore("worker", env=env, timeout=90)
     assert result.returncode == 2, result.stderr[-2000:]
     line = one_line(result)
@@ -259,24 +265,23 @@ def test_a_refused_worker_says_why_in_one_line(
     _no_secret(d, result.stdout + result.stderr)
 
 
-@pytest.mark.parametrize(
-    ("args", "topic"),
-    [
-        (("simulate", "--leads", "2", "--seed", "1"), "leads.web"),
-        (("tail", "--json", "--duration", "3"), "leads.scores"),
-        (("model", "publish", "streams/core/default_model.yaml"), "leads.model"),
-        (("topics", "create"), "leads.scores"),
-    ],
-    ids=["simulate", "tail", "model_publish", "topics_create"],
-)
-def test_a_tool_without_acls_says_why_in_one_line(
-    streamed: Deployment, args: tuple[str, ...], topic: str
+TOOLS = {
+    "simulate": ("simulate", "--leads", "2", "--seed", "1"),
+    "tail": ("tail", "--json", "--duration", "3"),
+    "model_publish": ("model", "publish", "streams/core/default_model.yaml"),
+    "topics_create": ("topics", "create"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+@pytest.mark.parametrize("tool", list(TOOLS))
+def test_a_refused_tool_says_why_in_one_line(
+    streamed: Deployment, tmp_path: Path, tool: str, case: str
 ) -> None:
-    result = leadscore(*args, env=streamed.env("stranger"))
+    result = leadscore(*TOOLS[tool], env=refused_env(streamed, "operator", case, tmp_path))
     assert result.returncode == 1, result.stderr[-2000:]
     line = one_line(result)
-    assert "refused this client's principal access to topic" in line, line
-    assert topic in line, line
+    assert REFUSALS[case] in line, line
     _no_secret(streamed, result.stdout + result.stderr)
 
 
@@ -309,16 +314,3 @@ def test_either_worker_answers_by_token_over_https(streamed: Deployment, tmp_pat
         second.stop()
         first.stop()
     _no_secret(d, first.log_path.read_text(), second.log_path.read_text())
-
-
-@pytest.mark.parametrize("args", [("topics", "create"), ("tail", "--json", "--duration", "3")])
-def test_a_tool_with_a_wrong_password_says_why_in_one_line(
-    streamed: Deployment, args: tuple[str, ...]
-) -> None:
-    env = streamed.env("operator", LEADSCORE_SASL_PASSWORD="not-the-password")
-    result = leadscore(*args, env=env)
-    assert result.returncode == 1, result.stderr[-2000:]
-    line = one_line(result)
-    assert "refused the credentials (SaslAuthenticationFailed" in line, line
-    assert "not-the-password" not in line
-    _no_secret(streamed, result.stdout + result.stderr)

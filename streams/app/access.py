@@ -1,4 +1,4 @@
-"""Who may call the worker's HTTP API: bearer tokens with scopes (streams/app/tokens.py).
+"""Who may call the worker's HTTP API: bearer tokens with scopes (streams/api_tokens.py).
 
 With no token configured the API is open, as before. With tokens, every path but /healthz
 and /readyz (and /metrics when LEADSCORE_METRICS_PUBLIC) needs one: 401 without a valid
@@ -16,7 +16,7 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from streams.app.tokens import ApiToken, Scope, token_digest
+from streams.api_tokens import ApiToken, Scope, token_digest
 from streams.settings import Settings
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})

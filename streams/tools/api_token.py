@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.app.tokens import SCOPES, Scope, new_token
+from streams.api_tokens import SCOPES, Scope, new_token
 
 
 def api_token(
