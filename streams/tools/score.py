@@ -205,7 +205,7 @@ def score(
     reference = now.replace(tzinfo=now.tzinfo or UTC) if now is not None else None
     lines = _Lines()
     try:
-        with _open_events(events) as (stream, size), _progress(size) as advance:
+        with open_events(events) as (stream, size), _progress(size) as advance:
             run = score_lines(
                 lines.numbered(stream, advance),
                 scoring,
@@ -281,7 +281,7 @@ class _Lines:
 
 
 @contextmanager
-def _open_events(events: Path) -> Iterator[tuple[BinaryIO, int | None]]:
+def open_events(events: Path) -> Iterator[tuple[BinaryIO, int | None]]:
     """The input and its size in bytes (None for stdin, which gets no progress bar)."""
     if str(events) == "-":
         yield sys.stdin.buffer, None
