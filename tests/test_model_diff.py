@@ -3,8 +3,6 @@ the same simulated events scored lead by lead here."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ from streams.core.model import ScoringModel
 from streams.tools.model_diff import diff_runs, render
 from streams.tools.score import OfflineRun, score_lines
 from streams.tools.simulate import generate
+from tests.test_cli_errors import leadscore, one_line
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DEFAULT = Path(__file__).parents[1] / "streams" / "core" / "default_model.yaml"
@@ -99,9 +98,7 @@ def test_the_command_prints_the_same_diff_as_json(lines: list[bytes], tmp_path: 
         tmp_path, "lower", **{"levels: {mql: 60, sql: 80}": "levels: {mql: 45, sql: 65}"}
     )
     args = ["model", "diff", str(lower), str(events), "--now", NOW.strftime("%Y-%m-%dT%H:%M:%S%z")]
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args, "--json"], capture_output=True, text=True
-    )
+    done = leadscore(*args, "--json")
     assert done.returncode == 0, done.stderr
     shown = orjson.loads(done.stdout)
     diff = diff_runs(run(lines, ScoringModel.load(DEFAULT)), run(lines, ScoringModel.load(lower)))
@@ -114,11 +111,7 @@ def test_a_broken_candidate_is_one_line(tmp_path: Path) -> None:
     broken.write_text("model_version: x\nweights: {fit: 2}\n")
     events = tmp_path / "events.jsonl"
     events.write_text("")
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "model", "diff", str(broken), str(events)],
-        capture_output=True,
-        text=True,
-    )
+    done = leadscore("model", "diff", broken, events)
     assert done.returncode == 2
-    errors = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("error: ") and "broken.yaml" in errors[0]
+    line = one_line(done)
+    assert line.startswith("error: ") and "broken.yaml" in line

@@ -6,11 +6,6 @@ by token; no secret reaches a log."""
 
 from __future__ import annotations
 
-import os
-import random
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,10 +18,12 @@ import pytest
 
 from streams.api_tokens import Scope, new_token
 from streams.settings import Settings
-from streams.tools.broker import DEFAULT_HOST, LocalKafka
+from streams.tools.broker import LocalKafka
 from streams.tools.certs import CertificateAuthority
 from streams.tools.secure_broker import SecureKafka
 from streams.tools.worker_process import free_port
+from tests.faults.broker import free_adjacent_ports
+from tests.test_cli_errors import leadscore, one_line
 from tests.worker_proc import WorkerProcess
 
 pytestmark = pytest.mark.kafka
@@ -34,25 +31,6 @@ pytestmark = pytest.mark.kafka
 LEADS = 12
 SEED = 7
 MIN_SCORED = 4  # leads with a score message from this seed: 5
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((DEFAULT_HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_triple() -> int:
-    """Three adjacent free ports below Linux's ephemeral range."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 29990, 3)
-        if all(_free(port + i) for i in range(3)):
-            return port
-    raise AssertionError("no three adjacent free ports in 20000-29999")
 
 
 @dataclass
@@ -75,29 +53,10 @@ class Deployment:
         return [*self.kafka.kit.passwords().values(), *self.tokens.values()]
 
 
-def leadscore(*args: str | Path, env: dict[str, str], timeout: float = 120) -> Any:
-    """The real command in a child process, with only these LEADSCORE_* variables."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *map(str, args)],
-        env=clean | env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def one_line(result: Any) -> str:
-    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr[-3000:]
-    return str(lines[0])
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     home = tmp_path_factory.mktemp("secure-kafka")
-    kafka = SecureKafka(home, port=free_port_triple(), libs=LocalKafka().layout.libs)
+    kafka = SecureKafka(home, port=free_adjacent_ports(3), libs=LocalKafka().layout.libs)
     kafka.up(timeout=120)
     try:
         prefix = f"sec{uuid.uuid4().hex[:8]}."
@@ -119,12 +78,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 def streamed(deployment: Deployment) -> Deployment:
     """Topics created and a simulated stream sent, by the operator's tools."""
     env = deployment.env("operator")
-    created = leadscore("topics", "create", env=env)
+    created = leadscore("topics", "create", env=env, timeout=120)
     assert created.returncode == 0, created.stderr
-    sent = leadscore("simulate", "--leads", str(LEADS), "--seed", str(SEED), env=env)
+    sent = leadscore("simulate", "--leads", str(LEADS), "--seed", str(SEED), env=env, timeout=120)
     assert sent.returncode == 0, sent.stderr
     model = Path(__file__).parents[1] / "streams" / "core" / "default_model.yaml"
-    published = leadscore("model", "publish", model, env=env)
+    published = leadscore("model", "publish", model, env=env, timeout=120)
     assert published.returncode == 0, published.stderr
     return deployment
 
@@ -151,7 +110,7 @@ def _latest_scores(d: Deployment) -> dict[str, int]:
     """Each lead's latest score on leads.scores, read with `leadscore tail --json` as the
     operator."""
     args = ("tail", "--json", "--from-beginning", "--duration", "8")
-    result = leadscore(*args, env=d.env("operator"))
+    result = leadscore(*args, env=d.env("operator"), timeout=120)
     assert result.returncode == 0, result.stderr
     latest: dict[str, int] = {}
     for line in result.stdout.splitlines():
@@ -278,7 +237,8 @@ TOOLS = {
 def test_a_refused_tool_says_why_in_one_line(
     streamed: Deployment, tmp_path: Path, tool: str, case: str
 ) -> None:
-    result = leadscore(*TOOLS[tool], env=refused_env(streamed, "operator", case, tmp_path))
+    env = refused_env(streamed, "operator", case, tmp_path)
+    result = leadscore(*TOOLS[tool], env=env, timeout=120)
     assert result.returncode == 1, result.stderr[-2000:]
     line = one_line(result)
     assert REFUSALS[case] in line, line

@@ -39,7 +39,6 @@ class Operation(IntEnum):
     WRITE = 4
     CREATE = 5
     DESCRIBE = 8
-    DESCRIBE_CONFIGS = 10
 
 
 ALLOW = 3  # AclPermissionType.ALLOW
@@ -65,10 +64,7 @@ class Acl:
         pattern = (
             " --resource-pattern-type prefixed" if self.pattern is PatternType.PREFIXED else ""
         )
-        operation = self.operation.name.replace("_", "").title()
-        if self.operation is Operation.DESCRIBE_CONFIGS:
-            operation = "DescribeConfigs"
-        return f"{flag}{pattern} --operation {operation}"
+        return f"{flag}{pattern} --operation {self.operation.name.title()}"
 
 
 ROLES = ("worker", "operator")

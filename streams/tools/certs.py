@@ -50,8 +50,8 @@ class CertificateAuthority:
             .sign(key, hashes.SHA256())
         )
         authority = cls(directory / "ca.pem", directory / "ca.key")
-        _write(authority.certfile, cert.public_bytes(serialization.Encoding.PEM))
-        _write(authority.keyfile, _key_bytes(key))
+        write_private(authority.certfile, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(authority.keyfile, _key_bytes(key))
         return authority
 
     def issue(self, directory: Path, common_name: str, *, server: bool = False) -> KeyPair:
@@ -74,8 +74,8 @@ class CertificateAuthority:
             .sign(ca_key, hashes.SHA256())
         )
         pair = KeyPair(directory / f"{common_name}.pem", directory / f"{common_name}.key")
-        _write(pair.certfile, cert.public_bytes(serialization.Encoding.PEM))
-        _write(pair.keyfile, _key_bytes(key))
+        write_private(pair.certfile, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(pair.keyfile, _key_bytes(key))
         return pair
 
 
@@ -121,7 +121,8 @@ def _key_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret's file readable by its owner only (0600 before any byte lands)."""
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_bytes(data)

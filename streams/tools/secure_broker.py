@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from streams.kafka.acls import grant, role_acls
 from streams.settings import Settings
 from streams.tools.broker import LocalKafka, node_properties
-from streams.tools.certs import CertificateAuthority
+from streams.tools.certs import CertificateAuthority, write_private
 
 SECURE_PORT = 9192  # SASL_SSL; mutual TLS on the next port, the controller on the one after
 PRINCIPALS = ("admin", "worker", "operator", "stranger")
@@ -69,13 +69,11 @@ class SecureKit:
             return
         authority = CertificateAuthority.create(self.directory)
         broker = authority.issue(self.directory, BROKER_CN, server=True)
-        self.broker_keystore.write_text(broker.chain_text())
-        self.broker_keystore.chmod(0o600)
+        write_private(self.broker_keystore, broker.chain_text().encode())
         for principal in PRINCIPALS:
             authority.issue(self.directory, principal)
         passwords = {p: secrets.token_urlsafe(18) for p in PRINCIPALS}
-        self.passwords_file.touch(mode=0o600)
-        self.passwords_file.write_text(json.dumps(passwords, indent=2) + "\n")
+        write_private(self.passwords_file, (json.dumps(passwords, indent=2) + "\n").encode())
 
 
 class SecureKafka(LocalKafka):
@@ -190,5 +188,4 @@ allow.everyone.if.no.acl.found=false
             for mtls, suffix in ((False, "sasl"), (True, "mtls")):
                 path = self.kit.directory / f"{principal}-{suffix}.env"
                 lines = [f"{k}={v}" for k, v in self.env_for(principal, mtls=mtls).items()]
-                path.touch(mode=0o600)
-                path.write_text("\n".join(lines) + "\n")
+                write_private(path, ("\n".join(lines) + "\n").encode())

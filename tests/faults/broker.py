@@ -25,14 +25,20 @@ def _free(port: int) -> bool:
     return True
 
 
-def free_port_pair(rng: random.Random | None = None) -> tuple[int, int]:
-    """Two adjacent free ports (broker, controller) in PORT_RANGE."""
+def free_adjacent_ports(count: int, rng: random.Random | None = None) -> int:
+    """The first of `count` adjacent free ports in PORT_RANGE."""
     rng = rng or random.Random()
     for _ in range(200):
-        port = rng.randrange(PORT_RANGE[0], PORT_RANGE[1], 2)
-        if _free(port) and _free(port + 1):
-            return port, port + 1
-    raise AssertionError(f"no two free adjacent ports in {PORT_RANGE}")
+        port = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - count + 1, count)
+        if all(_free(port + i) for i in range(count)):
+            return port
+    raise AssertionError(f"no {count} free adjacent ports in {PORT_RANGE}")
+
+
+def free_port_pair(rng: random.Random | None = None) -> tuple[int, int]:
+    """Two adjacent free ports (broker, controller) in PORT_RANGE."""
+    port = free_adjacent_ports(2, rng)
+    return port, port + 1
 
 
 class FaultBroker:
