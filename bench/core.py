@@ -95,6 +95,7 @@ def handler_pass(events: list[Event], model: ScoringModel, partitions: int) -> f
         store=MemoryStore(partitions),
         visitor_store=MemoryStore(partitions),  # forwards are dropped with the outputs
         account_store=MemoryStore(partitions),  # and contributions to accounts too
+        history_store=MemoryStore(partitions),
     )
     messages = [
         FakeMessage(t, partition_for(k.decode(), partitions), n, k, v, time.time())

@@ -33,6 +33,7 @@ _OUTPUT_MODELS: tuple[type[BaseModel], ...] = (
     outputs.DeadLetter,
     outputs.AccountScore,
     outputs.AccountAlert,
+    outputs.ScoreHistory,
 )
 
 

@@ -55,6 +55,28 @@ class ScoreUpdate(Output):
     updated_at: UtcDatetime
 
 
+class ScoreChange(Output):
+    """One published change of a lead's score, with its cause (GET /leads/{id}/history)."""
+
+    changed_at: UtcDatetime
+    score: Percent
+    stage: Stage
+    grade: Grade
+    # An event (its type and id), or a re-score: the decay sweep, a new model; a
+    # lead.recycled event is the cause "recycling".
+    cause: Literal["event", "decay", "model", "recycling"]
+    event_type: str | None
+    event_id: Id | None
+    occurred_at: UtcDatetime | None
+
+
+class ScoreHistory(Output):
+    """A lead's last 50 score changes, oldest first."""
+
+    lead_id: Id
+    changes: list[ScoreChange]
+
+
 class Contact(Output):
     """Contact details as last known, for the salesperson an alert goes to."""
 

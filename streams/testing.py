@@ -96,6 +96,7 @@ def memory_pipeline(
         store=store,
         visitor_store=MemoryStore(partitions),
         account_store=MemoryStore(partitions),
+        history_store=MemoryStore(partitions),
         exactly_once=exactly_once,
     )
     return pipe, sender.sent, store

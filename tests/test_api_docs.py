@@ -38,10 +38,10 @@ def test_asyncapi_covers_every_contract_topic_and_resolves() -> None:
             assert (asyncapi.DOC.parent / ref).is_file(), ref
 
 
-def test_openapi_documents_the_lead_and_account_lookups() -> None:
+def test_openapi_documents_the_lead_history_and_account_lookups() -> None:
     path = ROOT / "deploy" / "openapi.yaml"
     doc = yaml.safe_load(path.read_text())
-    lookups = {"/leads/{lead_id}", "/accounts/{account_id}"}
+    lookups = {"/leads/{lead_id}", "/leads/{lead_id}/history", "/accounts/{account_id}"}
     assert set(doc["paths"]) == {*lookups, "/healthz", "/readyz", "/metrics"}
     for lookup in lookups:
         assert set(doc["paths"][lookup]["get"]["responses"]) == {"200", "401", "403", "404"}

@@ -232,6 +232,9 @@ async def test_erased_lead_gets_tombstone_and_no_more_output(
     x = lead("erase")
     await send(settings, [form_doc(x, 0, f"{x}-f"), raw("email.clicked", x, 5, f"{x}-c")])
     await scores_for(settings, {x: 2})
+    status, body = worker.get(f"/leads/{x}/history")
+    assert status == 200, body
+    assert [c["event_id"] for c in orjson.loads(body)["changes"]] == [f"{x}-f", f"{x}-c"]
     await send(settings, [raw("lead.erased", x, 10, f"{x}-x")])
     scores_topic = settings.topic("leads.scores")
     await consume_until(
@@ -248,6 +251,7 @@ async def test_erased_lead_gets_tombstone_and_no_more_output(
     await scores_for(settings, {sentinel: 1})
     status, _ = worker.get(f"/leads/{x}")
     assert status == 404
+    assert worker.get(f"/leads/{x}/history")[0] == 404, "the history outlived the erasure"
     after = [r for r in await read_all(settings.kafka_bootstrap, scores_topic) if r.key_text == x]
     assert after[-1].value is None, "output after erasure"
 

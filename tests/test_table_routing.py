@@ -54,12 +54,17 @@ def applied(worker: WorkerProcess) -> float:
 
 
 def answer(worker: WorkerProcess, lead: str) -> tuple[int, Any]:
-    """(status, score message without `updated_at`, which is the time of the request)."""
+    """(status, score message without `updated_at`, which is the time of the request, and
+    the scores of its history)."""
     status, body = worker.get(f"/leads/{lead}")
     if status != 200:
         return status, body.decode(errors="replace")[:200]
     doc = orjson.loads(body)
     doc.pop("updated_at", None)
+    status, body = worker.get(f"/leads/{lead}/history")  # routed to the owner too
+    if status != 200:
+        return status, body.decode(errors="replace")[:200]
+    doc["history"] = [c["score"] for c in orjson.loads(body)["changes"]]
     return status, doc
 
 

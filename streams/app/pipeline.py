@@ -19,7 +19,7 @@ import orjson
 from schemas import topics
 from schemas.codec import DecodeError, decode_json, encode, parse_event
 from schemas.events import IdentityLinked, InputEvent, PageViewed, lead_of, routing_key
-from schemas.outputs import AccountScore, DeadLetterError, ScoreUpdate
+from schemas.outputs import AccountScore, DeadLetterError, ScoreHistory, ScoreUpdate
 from schemas.topics import Topic
 from streams.app import metrics
 from streams.app.deadletter import dead_letter
@@ -28,6 +28,7 @@ from streams.core import (
     Position,
     ScoringModel,
     Step,
+    history,
     process,
     rescore,
     score,
@@ -102,6 +103,7 @@ class Pipeline:
         store: StateStore,
         visitor_store: StateStore,
         account_store: StateStore,
+        history_store: StateStore,
         visitor_max_views: int = VISITOR_MAX_VIEWS,
         visitor_max_age_seconds: float = VISITOR_MAX_AGE_DAYS * 86400,
         exactly_once: bool = False,
@@ -124,6 +126,7 @@ class Pipeline:
         self.store = store
         self.visitor_store = visitor_store
         self.account_store = account_store
+        self.history_store = history_store
         self.visitor_max_views = visitor_max_views
         self.visitor_max_age_us = int(visitor_max_age_seconds * 1e6)
         self.model = model
@@ -202,9 +205,9 @@ class Pipeline:
         if step.changed:
             if step.machine is not None:
                 metrics.MACHINE_ENGAGEMENT.labels(step.machine).inc()
-            self.publish(state, step, msg.timestamp)
+            self.publish(state, step, msg.timestamp, event)
         elif step.republish:  # a replay after a crash may have lost them: see redeliver()
-            self.publish(state, step)
+            self.publish(state, step, event=event)
 
     # --- visitors (core/visitors.py) -------------------------------------------------
 
@@ -335,8 +338,17 @@ class Pipeline:
         if len(recent) > RECENT_STATES:
             del recent[next(iter(recent))]
 
-    def publish(self, state: LeadState, step: Step, produced_at: float | None = None) -> None:
-        """Buffer the state, then the outputs (one producer, in this order).
+    def publish(
+        self,
+        state: LeadState,
+        step: Step,
+        produced_at: float | None = None,
+        event: InputEvent | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Buffer the state and its history, then the outputs (one producer, in this order).
+
+        `event` caused the step, else a rescore command's `reason` (the history's cause).
 
         A crash can keep a prefix of what was buffered. With the state first, the outputs
         are the part at risk, and the replayed event, then a duplicate, publishes them again
@@ -362,6 +374,7 @@ class Pipeline:
             self.send(topics.VISITORS, anonymous_id.encode(), forget, partition)
         self.store[state.lead_id] = state.to_bytes()
         self._remember(state)
+        self._record(state.lead_id, step, event, reason)
         if step.tombstone:
             self.send(topics.SCORES, key, None)
             if step.republish:
@@ -374,6 +387,19 @@ class Pipeline:
                 metrics.REPUBLISHED.labels("alert").inc()
                 continue
             metrics.ALERTS.labels(alert.threshold).inc()
+
+    def _record(
+        self, lead_id: str, step: Step, event: InputEvent | None, reason: str | None
+    ) -> None:
+        """The lead's history: erased with it, a row per published score (a redelivery's
+        score again only if the crash lost its row)."""
+        if step.tombstone and self.history_store.get(lead_id) is not None:
+            del self.history_store[lead_id]
+        if step.score is not None:
+            change = history.change(step.score, event, reason)
+            written = history.record(self.history_store.get(lead_id), change)
+            if written is not None:
+                self.history_store[lead_id] = written
 
     def _send_score(
         self, key: bytes, update: ScoreUpdate, produced_at: float | None, again: bool = False
@@ -405,7 +431,8 @@ class Pipeline:
             if command.get("table") == "accounts":
                 return self._count_accounts(msg.partition, command)
             as_of = datetime.fromisoformat(command["as_of"]) if command.get("as_of") else None
-            sent, read, last = self.rescore_slice(msg.partition, as_of, command.get("after"))
+            after, reason = command.get("after"), command.get("reason")
+            sent, read, last = self.rescore_slice(msg.partition, as_of, after, reason)
         except Exception:
             log.exception("rescore of partition %d failed", msg.partition)
             return
@@ -429,7 +456,11 @@ class Pipeline:
         )
 
     def rescore_slice(
-        self, partition: int, as_of: datetime | None, after: str | None = None
+        self,
+        partition: int,
+        as_of: datetime | None,
+        after: str | None = None,
+        reason: str | None = None,
     ) -> tuple[int, int, str | None]:
         """Re-score the next slice of a partition's leads, in key order after `after`.
 
@@ -443,7 +474,7 @@ class Pipeline:
             as_of_us = None if as_of is None else max(to_us(as_of), state.last_event_us or 0)
             step = rescore(state, self.model, now, as_of_us=as_of_us)
             if step.score is not None or step.alerts:
-                self.publish(state, step)
+                self.publish(state, step, reason=reason)
                 sent += 1
             elif step.rebuilt:  # a new model's sums: kept, nothing to publish
                 self.publish(state, step)
@@ -510,6 +541,15 @@ class Pipeline:
         if state.is_marker_only:
             return None
         return score_update(lead_id, score(state, self.model), None, datetime.now(UTC))
+
+    def history(self, lead_id: str) -> ScoreHistory | None:
+        """The lead's last score changes (GET /leads/{id}/history); None when unknown or
+        erased."""
+        raw = self.history_store.get(lead_id)
+        if raw is None:
+            return None
+        changes = [c.as_json() for c in history.decode(raw)]
+        return ScoreHistory.model_validate({"lead_id": lead_id, "changes": changes})
 
     def current_account(self, account_id: str) -> AccountScore | None:
         """The account's current score (GET /accounts/{id}); None when no one is in it."""

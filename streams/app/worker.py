@@ -187,6 +187,12 @@ def accounts_table(app: faust.App, settings: Settings) -> Any:
     return _bytes_table(app, "accounts", settings)
 
 
+def history_table(app: faust.App, settings: Settings) -> Any:
+    """The table of score histories: lead_id -> the last score changes (core/history.py),
+    beside the lead's state on the same partition."""
+    return _bytes_table(app, "history", settings)
+
+
 def _bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
     """A changelogged table of key -> bytes the core encodes, partitioned like its input."""
     return app.Table(
@@ -220,6 +226,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     table = leads_table(app, settings)
     visitors = visitors_table(app, settings)
     accounts = accounts_table(app, settings)
+    histories = history_table(app, settings)
     # Every topic the pipeline writes: outputs, internal commands, re-routed inputs.
     internal = (topics.RESCORE, topics.VISITORS, topics.CONTRIBUTIONS)
     written = (*topics.OUTPUTS, *internal, *topics.INPUTS)
@@ -238,6 +245,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         store=TableStore(table, settings.partitions),
         visitor_store=TableStore(visitors, settings.partitions),
         account_store=TableStore(accounts, settings.partitions),
+        history_store=TableStore(histories, settings.partitions),
         visitor_max_views=settings.visitor_max_views,
         visitor_max_age_seconds=settings.visitor_max_age_days * 86400,
         exactly_once=settings.processing_guarantee == "exactly_once",
@@ -414,6 +422,10 @@ def _add_web(app: faust.App, table: Any, accounts: Any, pipeline: Pipeline) -> N
     @app.page("/leads/{lead_id}")
     class Lead(View):
         get = _owner_lookup(app, table, partitions, "lead_id", pipeline.current, "unknown lead")
+
+    @app.page("/leads/{lead_id}/history")
+    class History(View):
+        get = _owner_lookup(app, table, partitions, "lead_id", pipeline.history, "no history")
 
     @app.page("/accounts/{account_id}")
     class Account(View):
