@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from streams.cli import app, register_commands
 from streams.core.model import PAGE_KINDS, ScoringModel
-from streams.tools.calibrate.evaluate import roc_auc, top_decile_rate
+from streams.tools.calibrate.evaluate import decile_rates, roc_auc, top_decile_rate
 from streams.tools.calibrate.history import PLANTED_EFFECTS, generate_rows, write_csv
 from streams.tools.calibrate.method import Calibration, calibrate, model_text, split
 from streams.tools.calibrate.reader import HistoryError, Lead, read_history
@@ -140,6 +140,11 @@ def test_holdout_auc_beats_equal_points(cli_run: dict[str, Path]) -> None:
     assert report["rows_train"] + report["rows_holdout"] == LEADS
     assert report["rows_holdout"] == pytest.approx(0.3 * LEADS, rel=0.05)
     assert set(report["activities"]["email.clicked"]) >= {"rate", "lift", "points"}
+    # The lift chart: ten tenths by score, best first, the top one converting best.
+    lift = report["lift"]
+    assert [d["decile"] for d in lift] == list(range(1, 11))
+    assert sum(d["leads"] for d in lift) == report["rows_holdout"]
+    assert lift[0]["lift"] == max(d["lift"] for d in lift) and lift[0]["lift"] > 2
 
 
 # --- the written model is one the product accepts ----------------------------------
@@ -227,6 +232,16 @@ def test_top_decile_shares_a_tie_group_fairly() -> None:
     assert top_decile_rate(scores, labels) == pytest.approx(0.5)
     assert top_decile_rate(scores[::-1], labels[::-1]) == pytest.approx(0.5)
     assert top_decile_rate([], []) is None
+
+
+def test_decile_rates_cover_every_lead_and_share_ties() -> None:
+    scores = [5.0] * 10 + [1.0] * 10
+    labels = [True, False] * 5 + [True] * 10
+    deciles = decile_rates(scores, labels)
+    assert [n for n, _ in deciles] == [2] * 10
+    assert [r for _, r in deciles] == pytest.approx([0.5] * 5 + [1.0] * 5)
+    assert decile_rates(scores[::-1], labels[::-1]) == deciles
+    assert decile_rates([1.0] * 9, [True] * 9) == []
 
 
 # --- the reader --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from streams.core.model import ModelError, ScoringModel
 from streams.tools.calibrate.evaluate import (
+    decile_rates,
     engagement_scores,
     equal_points_model,
     rate,
@@ -86,6 +87,7 @@ def _evaluate(held: list[Lead], model: ScoringModel, data: History) -> Evaluatio
         auc=roc_auc(scores, labels),
         auc_equal_points=roc_auc(equal, labels),
         top_decile_rate=top_decile_rate(scores, labels),
+        deciles=tuple(decile_rates(scores, labels)),
     )
 
 

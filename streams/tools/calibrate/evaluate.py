@@ -1,4 +1,5 @@
-"""How well a model ranks held-out leads: ROC AUC and top-decile conversion.
+"""How well a model ranks held-out leads: ROC AUC, top-decile conversion, and the
+conversion of each tenth by score (the lift chart).
 
 Scores are the engagement the worker would publish for the row's counts,
 computed with the core's own capping rule (`capped_points`, `engagement_total`).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import groupby
+from itertools import groupby, pairwise
 
 from streams.core.model import Activity, ScoringModel
 from streams.core.scoring import capped_points, engagement_total
@@ -85,6 +86,22 @@ def top_decile_rate(scores: Sequence[float], labels: Sequence[bool]) -> float | 
         if left == 0:
             break
     return expected / take
+
+
+def decile_rates(scores: Sequence[float], labels: Sequence[bool]) -> list[tuple[int, float]]:
+    """(leads, conversion rate) of each tenth of the leads by score, best first: the lift
+    chart's bars. A tie group spread over a cut gives each place its own rate, as above.
+    Empty below 10 rows."""
+    n = len(scores)
+    if n < 10:
+        return []
+    bounds = [round(d * n / 10) for d in range(11)]
+    ranked = sorted(range(n), key=lambda i: -scores[i])
+    place_rate: list[float] = []  # the expected conversion of each place, best first
+    for _, group in groupby(ranked, key=scores.__getitem__):
+        members = list(group)
+        place_rate += [sum(1 for i in members if labels[i]) / len(members)] * len(members)
+    return [(hi - lo, sum(place_rate[lo:hi]) / (hi - lo)) for lo, hi in pairwise(bounds)]
 
 
 def rate(labels: Sequence[bool]) -> float | None:

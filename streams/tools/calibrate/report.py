@@ -20,6 +20,7 @@ class Evaluation:
     auc: float | None
     auc_equal_points: float | None
     top_decile_rate: float | None
+    deciles: tuple[tuple[int, float], ...] = ()  # (leads, conversion rate), best tenth first
 
 
 def build(
@@ -58,6 +59,15 @@ def build(
         "auc_equal_points": _r(ev.auc_equal_points),
         "top_decile_rate": _r(ev.top_decile_rate),
         "top_decile_lift": _r(lift),
+        "lift": [
+            {
+                "decile": d,
+                "leads": leads,
+                "rate": _r(converted),
+                "lift": _r(converted / ev.control_rate) if ev.control_rate else None,
+            }
+            for d, (leads, converted) in enumerate(ev.deciles, start=1)
+        ],
         "warnings": warnings(cal, ev),
         "seconds": round(seconds, 3),
     }
