@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint unit kafka-up kafka-down bench promtool kcat lock clean
+.PHONY: install demo test lint unit kafka-up kafka-down bench promtool kcat chromium lock clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/leadscore demo
 
 # Lint, types, then every test (the broker is started by the test session when absent).
-test: $(STAMP) promtool kcat lint
+test: $(STAMP) promtool kcat chromium lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -44,6 +44,10 @@ promtool:
 # kcat (Debian's package) is the independent client some integration tests produce with.
 kcat:
 	@./deploy/install-tool.sh kcat kcat
+
+# chromium (Debian's package) is the headless browser the Playwright browser tests drive.
+chromium:
+	@./deploy/install-tool.sh chromium chromium
 
 kafka-up: $(STAMP)
 	$(BIN)/leadscore kafka up

@@ -77,6 +77,7 @@ def register_commands() -> None:
     """Add the tools' commands (imported here so `leadscore --help` stays fast)."""
     from streams.tools.api_token import api_token
     from streams.tools.calibrate.cli import register as register_calibration
+    from streams.tools.console import console
     from streams.tools.demo import demo
     from streams.tools.kafka import kafka_app
     from streams.tools.model import model_app
@@ -94,6 +95,7 @@ def register_commands() -> None:
     app.command("simulate", help=SIMULATE_HELP)(simulate)
     app.command("tail")(tail)
     app.command("demo")(demo)
+    app.command("console")(console)
     app.command("api-token")(api_token)
 
 

@@ -144,6 +144,29 @@ class Settings(BaseSettings):
         None, description="CA that peers' HTTPS certificates are checked with [default: system]"
     )
 
+    # `leadscore console`: the web console for people (streams/console/).
+    console_bind: str = Field("127.0.0.1", min_length=1, description="console HTTP bind address")
+    console_port: int = Field(6070, ge=1, le=65535, description="console HTTP port")
+    console_api_url: str | None = Field(
+        None,
+        description="a worker's HTTP API, asked for a lead's factors and history "
+        "[default: the worker at WEB_BIND:WEB_PORT]",
+    )
+    console_api_token: SecretStr | None = Field(
+        None, description="token the console presents to workers (read:leads)"
+    )
+    console_show_emails: bool = Field(
+        False,
+        description="show alert contacts' emails (with API tokens, to read:contacts only)",
+    )
+    console_top: int = Field(50, ge=1, le=1000, description="leaderboard rows")
+    console_calibration_report: Path | None = Field(
+        None, description="`leadscore calibrate --report` JSON shown on the model page"
+    )
+    console_model_diff: Path | None = Field(
+        None, description="`leadscore model diff --json` output shown on the model page"
+    )
+
     log_level: str = Field("INFO", description="worker log level")
 
     @field_validator("advertised_url")
@@ -198,6 +221,15 @@ class Settings(BaseSettings):
             host = machine_name()
         if ":" in host:  # an IPv6 literal
             host = f"[{host}]"
+        scheme = "https" if self.web_ssl_certfile is not None else "http"
+        return f"{scheme}://{host}:{self.web_port}"
+
+    @property
+    def effective_console_api_url(self) -> str:
+        """The worker API the console asks: the setting, else this machine's worker."""
+        if self.console_api_url is not None:
+            return self.console_api_url.rstrip("/")
+        host = "127.0.0.1" if self.web_bind in ANY_ADDRESS else self.web_bind
         scheme = "https" if self.web_ssl_certfile is not None else "http"
         return f"{scheme}://{host}:{self.web_port}"
 

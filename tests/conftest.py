@@ -13,6 +13,7 @@ import pytest
 
 from streams.settings import Settings
 from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
+from tests.browser import browser_page  # noqa: F401  (fixture for the browser tests)
 from tests.kafka_helpers import (
     broker_answers,
     delete_topics_with_prefixes,

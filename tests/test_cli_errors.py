@@ -313,6 +313,7 @@ def test_worker_unreachable_broker_is_one_line() -> None:
         ("model", "publish", str(DEFAULT_MODEL)),
         ("simulate", "--leads", "1", "--quiet"),
         ("tail", "--duration", "1"),
+        ("console", "--duration", "1"),
     ],
     ids=lambda c: " ".join(c[:2]),
 )
@@ -320,6 +321,16 @@ def test_tools_unreachable_broker_is_one_line(command: tuple[str, ...]) -> None:
     result = leadscore(*command, env={"LEADSCORE_KAFKA_BOOTSTRAP": UNREACHABLE}, timeout=90)
     assert result.returncode == 1
     assert one_line(result).startswith(f"error: {NO_BROKER}")
+
+
+@pytest.mark.kafka
+def test_console_without_its_topics_is_one_line(kafka_bootstrap: str) -> None:
+    env = {"LEADSCORE_KAFKA_BOOTSTRAP": kafka_bootstrap, "LEADSCORE_TOPIC_PREFIX": "t-none."}
+    result = leadscore("console", "--duration", "1", env=env, timeout=90)
+    assert result.returncode == 1
+    assert one_line(result) == (
+        "leadscore console: missing topic t-none.leads.scores (leadscore topics create)"
+    )
 
 
 def test_tools_bad_settings_are_one_line() -> None:

@@ -304,6 +304,9 @@ def test_demo_runs_without_a_terminal_and_cleans_up(kafka_bootstrap: str, tmp_pa
     assert "top 5 leads:\n  1. lead-" in out
     assert re.search(r"accounts:\s+[1-9]\d* scored", out), out  # the simulator's companies
     assert "top 3 accounts:\n  1. " in out
+    console = re.search(r"console:\s+(\d+) leads on the leaderboard", out)
+    assert console and int(console.group(1)) == int(updates.group(2)), out  # saw every lead
+    assert re.search(r"console at http://127\.0\.0\.1:\d+/", out), out
     assert "\x1b[" not in out  # plain lines, no terminal control codes
     assert "@" not in out  # plain output never shows a lead's email
 

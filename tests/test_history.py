@@ -25,7 +25,9 @@ _offsets = itertools.count()
 def feed(pipe: Pipeline, line: bytes, lead: str = "L1", offset: int | None = None) -> int:
     """Hand one raw event to the pipeline as the worker reads it; its offset."""
     at = next(_offsets) if offset is None else offset
-    message = FakeMessage(topic_for(line), partition_for(lead, PARTITIONS), at, lead.encode(), line)
+    contract = topic_for(line)
+    topic = next(full for full, t in pipe.inputs.items() if t.name == contract)
+    message = FakeMessage(topic, partition_for(lead, PARTITIONS), at, lead.encode(), line)
     pipe.handle(message)
     return at
 

@@ -43,6 +43,14 @@ ACTIVITIES = (
     *(f"page.{kind}" for kind in PAGE_KINDS),
 )
 BOT_FLAGS = ("lowercase_name", "free_mail", "disposable_email", "honeypot", "fast_submit")
+# Why each flag is raised, in words for people (the console; docs/contract.md has the table).
+BOT_FLAG_HELP = {
+    "lowercase_name": "the first or last name is written all in lower case",
+    "free_mail": "the email is at a free mail provider, not a business domain",
+    "disposable_email": "the email is at a disposable (throw-away) mail domain",
+    "honeypot": "a form arrived with its hidden honeypot field filled (a bot)",
+    "fast_submit": "a form was filled faster than a person can",
+}
 
 _LOOKUP_CACHE_SIZE = 65536  # per model: distinct domains, user agents and job titles
 

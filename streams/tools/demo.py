@@ -9,13 +9,16 @@ What it does, in order:
    name fails or races, and a reused compacted scores topic or consumer group would replay
    the previous run. Fresh names make every run independent, let two demos share a broker,
    and are deleted at the end;
-3. starts a worker process and waits for its /readyz;
+3. starts a worker process and waits for its /readyz, and the web console (`leadscore
+   console`, in this process) on LEADSCORE_CONSOLE_PORT (another free port when taken),
+   whose URL it prints;
 4. streams simulated traffic (streams.tools.simulate) for --duration seconds at --rate msg/s while
    following leads.scores and leads.alerts with the `leadscore tail` view (a live table on a
    terminal, plain periodic lines otherwise);
 5. waits for the worker to catch up, prints a summary read from the worker's /metrics and
-   the view, and cleans up what it started (worker, topics, data dir, and the broker only if
-   the demo started it), unless --keep-running.
+   the view; on a terminal the console and the worker stay up until Ctrl-C (--linger);
+   then cleans up what it started (worker, topics, data dir, and the broker only if the
+   demo started it), unless --keep-running.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import socket
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,9 +40,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.outputs import AccountScore, ScoreUpdate
 from schemas.topics import BY_NAME
+from streams.console.board import ConsoleBoard
 from streams.kafka.admin import admin_client, create_topics, probe_broker
 from streams.settings import Settings
 from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
+from streams.tools.console import console_url, run_console
 from streams.tools.simulate.faults import Faults
 from streams.tools.simulate.generator import generate
 from streams.tools.simulate.output import SendStats, send_to_kafka
@@ -102,6 +109,7 @@ async def read_counts(worker: WorkerProcess) -> WorkerCounts | None:
 class DemoResult:
     sent: SendStats
     board: Board
+    console: ConsoleBoard
     counts: WorkerCounts
     caught_up: bool
     seconds_to_process: float  # from the first message sent to the worker caught up
@@ -119,17 +127,23 @@ async def stream(
     top: int,
     every: float,
     live: bool | None = None,
+    linger: bool = False,
 ) -> DemoResult:
-    """Simulate, follow the outputs on a view, then wait for the worker to catch up."""
+    """Simulate, follow the outputs on a view and on the console, then wait for the worker
+    to catch up (and, lingering, for Ctrl-C while people look at the console)."""
     board, stop, sending = Board(), asyncio.Event(), asyncio.Event()
+    console, console_stop, lingering = ConsoleBoard(), asyncio.Event(), asyncio.Event()
     latest = WorkerCounts()
     started = time.monotonic()
     sent = SendStats()
 
     def header() -> str:
         phase = "sending" if not sending.is_set() else "waiting for the worker"
+        if lingering.is_set():
+            phase = "done: the console stays up, Ctrl-C ends the demo"
         return (
-            f"leadscore demo · {settings.topic_prefix} · t+{time.monotonic() - started:.0f}s "
+            f"leadscore demo · console {console_url(settings)} · "
+            f"t+{time.monotonic() - started:.0f}s "
             f"of {duration:.0f}s · {phase} · sent {sent.sent} · worker processed "
             f"{latest.processed}"
         )
@@ -151,6 +165,7 @@ async def stream(
             follow(settings, view.message, from_beginning=True, stop=stop, on_idle=view.refresh)
         )
         poller = asyncio.create_task(poll())
+        web = asyncio.create_task(run_console(settings, console_stop, board=console))
         stats = await send_to_kafka(
             settings, traffic, rate=rate, duration=duration, on_sent=count, stop=stop
         )
@@ -158,10 +173,15 @@ async def stream(
         caught_up, final = await _drain(worker, stats.sent, stop)
         seconds = time.monotonic() - started
         await asyncio.sleep(1.5)  # the last score messages reach the view
+        if linger and not stop.is_set():
+            lingering.set()
+            view.refresh(force=True)
+            await stop.wait()
         stop.set()
-        await asyncio.gather(tail, poller)
+        console_stop.set()
+        await asyncio.gather(tail, poller, web)
         view.refresh(force=True)
-    return DemoResult(stats, board, final, caught_up, seconds)
+    return DemoResult(stats, board, console, final, caught_up, seconds)
 
 
 async def _drain(
@@ -209,6 +229,8 @@ def summary(result: DemoResult, seed: int) -> str:
         f"alerts:           {alerts}",
         f"accounts:         {len(board.accounts)} scored, "
         f"{board.counts['account_alerts']} account alerts",
+        f"console:          {len(result.console.leads)} leads on the leaderboard, "
+        f"{result.console.alerts_seen} alerts in its feed",
         "top 5 leads:",
     ]
     lines += [f"  {i}. {_lead_line(u)}" for i, u in enumerate(board.top(5), 1)]
@@ -255,8 +277,18 @@ def demo_settings(base: Settings, prefix: str, data_dir: Path) -> Settings:
             "data_dir": data_dir,
             "web_bind": "127.0.0.1",
             "web_port": free_port(),
+            "console_port": base.console_port if port_free(base.console_port) else free_port(),
         }
     )
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 async def delete_prefixed_topics(settings: Settings) -> int:
@@ -282,6 +314,13 @@ def demo(
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="Leave the worker, topics and broker up")
     ] = False,
+    linger: Annotated[
+        bool | None,
+        typer.Option(
+            "--linger/--no-linger",
+            help="After the traffic, keep the console up until Ctrl-C [default: on a terminal]",
+        ),
+    ] = None,
 ) -> None:
     """Broker (if needed), worker, simulated traffic, live scores and alerts, summary.
 
@@ -312,10 +351,12 @@ def demo(
         began = time.monotonic()
         worker.start(timeout=120.0)
         say(f"worker pid {worker.pid} ready after {time.monotonic() - began:.1f} s at {worker.url}")
+        say(f"console at {console_url(settings)} (open it in a browser)")
         say(f"streaming {events} messages from {leads} leads at {rate:g} msg/s for {duration:g} s")
+        linger = sys.stdout.isatty() if linger is None else linger
         result = asyncio.run(
             stream(settings, worker, seed=seed, leads=leads, events=events,
-                   duration=duration, rate=rate, top=top, every=every)
+                   duration=duration, rate=rate, top=top, every=every, linger=linger)
         )  # fmt: skip
         say(summary(result, seed))
         if not worker.alive():  # a crashed worker must fail the run, in CI above all

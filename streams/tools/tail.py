@@ -366,14 +366,17 @@ async def follow(
     from_beginning: bool,
     stop: asyncio.Event,
     on_idle: Callable[[], None] | None = None,
+    followed: tuple[Topic, ...] = FOLLOWED,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
-    """Feed every message of the lead and account scores and alerts topics (FOLLOWED) to
-    `handle` until `stop` is set.
+    """Feed every message of `followed` (the lead and account scores and alerts topics) to
+    `handle` until `stop` is set; `caught_up` is set once every partition was read up to
+    where it ended when the consumer started.
 
     No consumer group: every partition is read, nothing is committed, and any number of
     tails can run side by side without stealing partitions from each other.
     """
-    names = {settings.topic(t): t.name for t in FOLLOWED}
+    names = {settings.topic(t): t.name for t in followed}
     consumer = AIOKafkaConsumer(
         *names,
         **client_kwargs(settings),
@@ -382,6 +385,7 @@ async def follow(
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()
+    ends: dict[Any, int] | None = None
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=250, max_records=2000)
@@ -390,8 +394,25 @@ async def follow(
                     handle(names[record.topic], record.key, record.value)
             if on_idle is not None:
                 on_idle()
+            if caught_up is not None and not caught_up.is_set():
+                ends = ends or await _end_offsets(consumer)
+                if ends and await _reached(consumer, ends):
+                    caught_up.set()
     finally:
         await consumer.stop()
+
+
+async def _reached(consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def _end_offsets(consumer: AIOKafkaConsumer) -> dict[Any, int] | None:
+    """Where each assigned partition ended when first asked (None before the assignment)."""
+    assigned = list(consumer.assignment())
+    return dict(await consumer.end_offsets(assigned)) if assigned else None
 
 
 async def missing_topics(settings: Settings) -> list[str]:
