@@ -140,6 +140,7 @@ async def test_the_leaderboard_fills_live_and_a_lead_shows_why_it_scored(
     await expect(page.locator("#status")).to_contain_text("live")
     await all_processed(worker)
     await asyncio.sleep(2)  # the last scores reach the console, and a tick the page
+    await expect(page.locator("#status")).not_to_contain_text("catching up")
     got = await scores(page)
     assert got == sorted(got, reverse=True), got
     await screenshot(page, "console-leaderboard")

@@ -791,7 +791,11 @@ def test_compose_services() -> None:
     assert worker["depends_on"]["topics"]["condition"] == "service_completed_successfully"
     assert "/readyz" in " ".join(worker["healthcheck"]["test"])
     assert f"{WEB_PORT}:{WEB_PORT}" in worker["ports"]
-    for name in ("topics", "worker"):
+    console = services["console"]
+    assert console["command"] == ["leadscore", "console"]
+    assert console["environment"]["LEADSCORE_CONSOLE_API_URL"] == f"http://worker:{WEB_PORT}"
+    assert console["depends_on"]["worker"]["condition"] == "service_healthy"
+    for name in ("topics", "worker", "console"):
         env = services[name]["environment"]
         assert set(env) <= settings_env_names(), f"{name}: unknown LEADSCORE_* variable"
         assert env["LEADSCORE_WEB_BIND"] == "0.0.0.0"
@@ -1094,17 +1098,25 @@ def test_statefulset_wiring() -> None:
     assert volumes[model_volume]["configMap"]["name"] == "leadscore-model"
     assert ("ConfigMap", "leadscore-model") in kinds
 
-    # The headless Service governs the StatefulSet; both Services select its pods.
+    # The headless Service governs the StatefulSet; both worker Services select its pods.
     headless = kinds[("Service", spec["serviceName"])]
     assert headless["spec"]["clusterIP"] == "None"
     # A recovering (unready) peer's name must resolve too: routing reaches it meanwhile.
     assert headless["spec"]["publishNotReadyAddresses"] is True
     pod_labels = spec["template"]["metadata"]["labels"]
     assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
-    for (kind, _), doc in kinds.items():
+    console = kinds[("Deployment", "leadscore-console")]["spec"]["template"]
+    for (kind, name), doc in kinds.items():
         if kind == "Service":
-            assert doc["spec"]["selector"].items() <= pod_labels.items()
+            pods = console if name == "leadscore-console" else spec["template"]
+            assert doc["spec"]["selector"].items() <= pods["metadata"]["labels"].items(), name
             assert {port["targetPort"] for port in doc["spec"]["ports"]} == {"http"}
+    # The console asks the workers' Service, and loads the same model file until one is
+    # published.
+    env = {e["name"]: e.get("value") for e in console["spec"]["containers"][0]["env"]}
+    assert env["LEADSCORE_CONSOLE_API_URL"] == "http://leadscore:6066"
+    console_mounts = {m["mountPath"] for m in console["spec"]["containers"][0]["volumeMounts"]}
+    assert str(model_path.parent) in console_mounts
 
 
 KUSTOMIZATION_SCHEMA = {
