@@ -50,7 +50,6 @@ def worker() -> None:
         authorization_failure,
         broker_connection,
     )
-    from streams.tools.model import model_error_line
 
     try:
         settings = Settings()
@@ -59,7 +58,7 @@ def worker() -> None:
         typer.echo(f"leadscore worker: refusing to start: {settings_error(exc)}", err=True)
         raise typer.Exit(2) from None
     except ModelError as exc:
-        typer.echo(f"leadscore worker: refusing to start: {model_error_line(exc)}", err=True)
+        typer.echo(f"leadscore worker: refusing to start: {exc.one_line()}", err=True)
         raise typer.Exit(2) from None
     except (TopicAdminError, BrokerConnectError) as exc:
         typer.echo(f"leadscore worker: refusing to start: {_one_line(exc)}", err=True)

@@ -409,6 +409,18 @@ class EngagementRules(NamedTuple):
 class ModelError(ValueError):
     """A model file that cannot be used; the message names the file and field."""
 
+    def one_line(self) -> str:
+        """The error as one line, naming the file once (its message starts with the file);
+        a YAML syntax error as its problem and position, without the quoted snippet."""
+        text = str(self)
+        source, marker, _ = text.partition(": not valid YAML: ")
+        cause = self.__cause__
+        if marker and isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
+            at = cause.problem_mark
+            problem = cause.problem or cause.context or "unreadable"
+            text = f"{source}{marker}{problem} (line {at.line + 1}, column {at.column + 1})"
+        return " ".join(text.split())
+
 
 def _fields(exc: ValidationError) -> str:
     parts = []

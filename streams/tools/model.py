@@ -8,7 +8,6 @@ from pathlib import Path
 
 import orjson
 import typer
-import yaml
 from aiokafka import AIOKafkaProducer
 
 from schemas.topics import MODEL
@@ -23,24 +22,11 @@ model_app = typer.Typer(no_args_is_help=True, add_completion=False)
 MODEL_KEY = b"model"
 
 
-def model_error_line(exc: ModelError) -> str:
-    """A ModelError as one line, naming the file once (its message starts with the file);
-    a YAML syntax error as its problem and position, without the quoted snippet."""
-    text = str(exc)
-    source, marker, _ = text.partition(": not valid YAML: ")
-    cause = exc.__cause__
-    if marker and isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
-        at = cause.problem_mark
-        problem = cause.problem or cause.context or "unreadable"
-        text = f"{source}{marker}{problem} (line {at.line + 1}, column {at.column + 1})"
-    return " ".join(text.split())
-
-
 def _load(path: Path, exit_code: int) -> ScoringModel:
     try:
         return ScoringModel.load(path)
     except ModelError as exc:
-        typer.echo(f"error: {model_error_line(exc)}", err=True)
+        typer.echo(f"error: {exc.one_line()}", err=True)
         raise typer.Exit(exit_code) from None
 
 

@@ -199,9 +199,7 @@ def score(
     try:
         scoring = ScoringModel.load(model)
     except ModelError as exc:
-        from streams.tools.model import model_error_line
-
-        _fail(model_error_line(exc), 2)
+        _fail(exc.one_line(), 2)
     reference = now.replace(tzinfo=now.tzinfo or UTC) if now is not None else None
     lines = _Lines()
     try:
