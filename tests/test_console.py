@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,7 +19,7 @@ from schemas import topics
 from streams.api_tokens import new_token
 from streams.console.board import ConsoleBoard, LeadFilter
 from streams.console.index import TopIndex
-from streams.console.server import Console
+from streams.console.server import Console, serve
 from streams.settings import Settings
 from streams.testing import memory_pipeline
 from streams.tools.worker_process import free_port
@@ -262,3 +262,15 @@ async def test_the_stream_says_hello_then_sends_each_new_alert(api: Any) -> None
     doc = orjson.loads(alert.split(b"data: ", 1)[1])
     assert doc["lead_id"] == "L3" and doc["contact"]["email"] is None  # never on the stream
     answer.close()
+
+
+async def test_stopping_the_console_ends_open_streams() -> None:
+    # Else the server would wait for each browser's stream before it stops.
+    port = free_port()
+    console = Console(Settings(console_port=port), ConsoleBoard(), asyncio.Event())
+    runner = await serve(console)
+    async with ClientSession() as session:
+        answer = await session.get(f"http://127.0.0.1:{port}/api/stream")
+        await answer.content.readuntil(b"\n\n")
+        await asyncio.wait_for(runner.cleanup(), 30)
+        assert await asyncio.wait_for(answer.content.read(), 5) == b""  # ended, not cut

@@ -46,6 +46,7 @@ OPEN_API = frozenset({"/api/session", "/api/login"})  # the page asks these befo
 CALLER = web.RequestKey("caller", ApiToken)  # the token a request came with
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLOSE = b""  # on a stream's queue: end the stream
 
 
 class Hub:
@@ -59,6 +60,13 @@ class Hub:
         for queue in self.clients:
             with contextlib.suppress(asyncio.QueueFull):  # a stalled browser misses some
                 queue.put_nowait(message)
+
+    def close(self) -> None:
+        """Tell every stream to end (the server is stopping: it would wait for them)."""
+        for queue in self.clients:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(CLOSE)
 
     @contextlib.contextmanager
     def subscribe(self) -> Any:
@@ -102,6 +110,7 @@ class Console:
         app.router.add_get("/api/model", self.model_page)
         app.router.add_get("/api/stream", self.stream)
         app.cleanup_ctx.append(self._lifetime)
+        app.on_shutdown.append(self._end_streams)
         return app
 
     async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
@@ -116,6 +125,9 @@ class Console:
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
         await self._session.close()
+
+    async def _end_streams(self, app: web.Application) -> None:
+        self.hub.close()
 
     def on_message(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """The follower's handler: into the board, and a new alert to the browsers."""
@@ -281,6 +293,8 @@ class Console:
                     message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
                 except TimeoutError:
                     message = b": keep-alive\n\n"
+                if message == CLOSE:
+                    break
                 try:
                     await response.write(message)
                 except (ConnectionResetError, RuntimeError):  # the browser went away
