@@ -188,7 +188,9 @@ def bearer(token: str) -> dict[str, str]:
 
 async def test_the_api_needs_a_token_and_the_page_does_not(api: Any) -> None:
     client, _, _ = api
-    assert (await client.get("/")).status == 200
+    page = await client.get("/")
+    assert page.status == 200
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]  # no CDN, no frame
     assert (await client.get("/leads/L1")).status == 200  # the page shell: no data in it
     assert (await client.get("/api/leaderboard")).status == 401
     assert (await client.get("/api/leaderboard", headers=bearer("lst_nope"))).status == 401

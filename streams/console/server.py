@@ -111,6 +111,7 @@ class Console:
         app.router.add_get("/api/stream", self.stream)
         app.cleanup_ctx.append(self._lifetime)
         app.on_shutdown.append(self._end_streams)
+        app.on_response_prepare.append(_security_headers)
         return app
 
     async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
@@ -190,8 +191,9 @@ class Console:
         if self.access.enabled and self.access.caller(f"Bearer {token}") is None:
             return _error(401, "this token is not known")
         response = web.Response(status=204)
-        secure = self.settings.web_ssl_certfile is not None
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure)
+        if self.access.enabled:  # (no tokens: nothing to remember)
+            secure = self.settings.web_ssl_certfile is not None
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure)
         return response
 
     # --- pages -------------------------------------------------------------------------
@@ -357,6 +359,22 @@ def _worker_problem(exc: Exception, url: str) -> str:
     return (
         f"no worker API answers at {url} (LEADSCORE_CONSOLE_API_URL): factors and history need one"
     )
+
+
+# The page loads only its own assets; no other site may frame it (clickjacking) or read
+# where a lead's page was opened from.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
 
 
 def _report(path: Path | None) -> Any:

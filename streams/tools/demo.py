@@ -382,7 +382,9 @@ def _clean_up(
         say(
             f"kept running: worker pid {worker.pid} ({worker.url}), topics under "
             f"{settings.topic_prefix}\n  watch:  LEADSCORE_TOPIC_PREFIX={settings.topic_prefix} "
-            f"leadscore tail --from-beginning\n  stop:   kill {worker.pid}"
+            f"leadscore tail --from-beginning\n  console: LEADSCORE_TOPIC_PREFIX="
+            f"{settings.topic_prefix} LEADSCORE_CONSOLE_API_URL={worker.url} leadscore console"
+            f"\n  stop:   kill {worker.pid}"
         )
         return
     worker.stop()
