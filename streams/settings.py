@@ -216,22 +216,33 @@ class Settings(BaseSettings):
         name when the bind is every interface (0.0.0.0 or ::), which no peer could use."""
         if self.advertised_url is not None:
             return self.advertised_url
-        host = self.web_bind
-        if host in ANY_ADDRESS:
-            host = machine_name()
-        if ":" in host:  # an IPv6 literal
-            host = f"[{host}]"
-        scheme = "https" if self.web_ssl_certfile is not None else "http"
-        return f"{scheme}://{host}:{self.web_port}"
+        host = machine_name() if self.web_bind in ANY_ADDRESS else self.web_bind
+        return self._url(host, self.web_port)
 
     @property
     def effective_console_api_url(self) -> str:
         """The worker API the console asks: the setting, else this machine's worker."""
         if self.console_api_url is not None:
             return self.console_api_url.rstrip("/")
-        host = "127.0.0.1" if self.web_bind in ANY_ADDRESS else self.web_bind
+        return self._local_url(self.web_bind, self.web_port)
+
+    @property
+    def console_url(self) -> str:
+        """Where a browser on this machine opens the console."""
+        return self._local_url(self.console_bind, self.console_port) + "/"
+
+    def _local_url(self, bind: str, port: int) -> str:
+        """A server of this machine bound to `bind` as a local client reaches it (the
+        loopback address when it binds every interface)."""
+        return self._url("127.0.0.1" if bind in ANY_ADDRESS else bind, port)
+
+    def _url(self, host: str, port: int) -> str:
+        """http(s)://host:port, https with the web certificate (leadscore's servers share
+        it), an IPv6 literal in brackets."""
+        if ":" in host:
+            host = f"[{host}]"
         scheme = "https" if self.web_ssl_certfile is not None else "http"
-        return f"{scheme}://{host}:{self.web_port}"
+        return f"{scheme}://{host}:{port}"
 
     @property
     def web_host(self) -> str:

@@ -80,8 +80,8 @@ def hot_lead(lead: str, email: str = "jane.doe@acme-corp.com") -> list[bytes]:
 
 
 def board_with(*leads: str, show_emails: bool = False) -> ConsoleBoard:
-    events = [e for lead in leads for e in hot_lead(lead)]
-    owners = [lead for lead in leads for _ in hot_lead(lead)]
+    pairs = [(e, lead) for lead in leads for e in hot_lead(lead)]
+    events, owners = [e for e, _ in pairs], [lead for _, lead in pairs]
     board = ConsoleBoard(show_emails=show_emails)
     for topic, key, value in published(events, owners):
         board.apply(topic, key, value)

@@ -28,13 +28,6 @@ class ConsoleError(RuntimeError):
     """The console cannot start (its topics are missing)."""
 
 
-def console_url(settings: Settings) -> str:
-    host = settings.console_bind
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    scheme = "https" if settings.web_ssl_certfile is not None else "http"
-    return f"{scheme}://{host}:{settings.console_port}/"
-
-
 async def run_console(
     settings: Settings,
     stop: asyncio.Event,
@@ -54,7 +47,7 @@ async def run_console(
     runner = await serve(console)
     try:
         if on_ready is not None:
-            on_ready(console_url(settings))
+            on_ready(settings.console_url)
         await follow(
             settings,
             console.on_message,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import socket
 import sys
 import time
 from collections import Counter
@@ -44,12 +43,12 @@ from streams.console.board import ConsoleBoard
 from streams.kafka.admin import admin_client, create_topics, probe_broker
 from streams.settings import Settings
 from streams.tools.broker import DEFAULT_BOOTSTRAP, LocalKafka, LocalKafkaError
-from streams.tools.console import console_url, run_console
+from streams.tools.console import run_console
 from streams.tools.simulate.faults import Faults
 from streams.tools.simulate.generator import generate
 from streams.tools.simulate.output import SendStats, send_to_kafka
 from streams.tools.tail import Board, View, factors_text, follow, stop_on_signals
-from streams.tools.worker_process import WorkerError, WorkerProcess, free_port
+from streams.tools.worker_process import WorkerError, WorkerProcess, free_port, port_free
 
 DEMO_DIR = Path("var/demo")
 EVENTS_PER_LEAD = 12  # the population size follows the traffic: about 12 messages per lead
@@ -142,7 +141,7 @@ async def stream(
         if lingering.is_set():
             phase = "done: the console stays up, Ctrl-C ends the demo"
         return (
-            f"leadscore demo · console {console_url(settings)} · "
+            f"leadscore demo · console {settings.console_url} · "
             f"t+{time.monotonic() - started:.0f}s "
             f"of {duration:.0f}s · {phase} · sent {sent.sent} · worker processed "
             f"{latest.processed}"
@@ -282,15 +281,6 @@ def demo_settings(base: Settings, prefix: str, data_dir: Path) -> Settings:
     )
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 async def delete_prefixed_topics(settings: Settings) -> int:
     """Delete the run's topics, Faust's changelogs included (they share the prefix)."""
     async with admin_client(settings) as admin:
@@ -351,7 +341,7 @@ def demo(
         began = time.monotonic()
         worker.start(timeout=120.0)
         say(f"worker pid {worker.pid} ready after {time.monotonic() - began:.1f} s at {worker.url}")
-        say(f"console at {console_url(settings)} (open it in a browser)")
+        say(f"console at {settings.console_url} (open it in a browser)")
         say(f"streaming {events} messages from {leads} leads at {rate:g} msg/s for {duration:g} s")
         linger = sys.stdout.isatty() if linger is None else linger
         result = asyncio.run(

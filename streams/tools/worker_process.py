@@ -35,6 +35,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether `port` can be bound right now (a preferred port, else another)."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def settings_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment that reproduces `settings` in a child process: this process's
     environment without its LEADSCORE_* variables, then every set field, then `extra`."""

@@ -5,24 +5,15 @@ never disturbs the shared broker at 127.0.0.1:9092 that other tests use."""
 from __future__ import annotations
 
 import random
-import socket
 import time
 from pathlib import Path
 
 from streams.tools.broker import DEFAULT_HOST, LocalKafka
+from streams.tools.worker_process import port_free
 
 # Below Linux's ephemeral range (32768-60999): an outgoing connection never takes these ports
 # while the broker is down for a restart.
 PORT_RANGE = (20000, 29999)
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((DEFAULT_HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def free_adjacent_ports(count: int, rng: random.Random | None = None) -> int:
@@ -30,7 +21,7 @@ def free_adjacent_ports(count: int, rng: random.Random | None = None) -> int:
     rng = rng or random.Random()
     for _ in range(200):
         port = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - count + 1, count)
-        if all(_free(port + i) for i in range(count)):
+        if all(port_free(port + i, DEFAULT_HOST) for i in range(count)):
             return port
     raise AssertionError(f"no {count} free adjacent ports in {PORT_RANGE}")
 
