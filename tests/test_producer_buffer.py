@@ -188,11 +188,26 @@ async def test_transactional_commit_hands_the_buffer_over_first() -> None:
         assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
         transactions_committed=[lambda offsets: calls.append(("listener", dict(offsets)))],
     )
-    manager.producer = SimpleNamespace(commit_transactions=commit_transactions)
+
+    def transaction(open_: bool) -> Any:
+        return SimpleNamespace(_txn_manager=SimpleNamespace(is_in_transaction=lambda: open_))
+
+    manager.producer = SimpleNamespace(
+        commit_transactions=commit_transactions,
+        # p.leadscore-0-3's transaction was ended (a revocation drained its streams) and
+        # is begun again only at the next assignment: a commit must not touch it.
+        _transaction_producers={
+            "p.leadscore-0-1": transaction(True),
+            "p.leadscore-0-2": transaction(True),
+            "p.leadscore-0-3": transaction(False),
+        },
+    )
     forms, clicks, other = TP("p.leads.forms", 1), TP("p.leads.email-clicks", 1), TP("x", 2)
-    offsets = {forms: 10, clicks: 4, other: 7}
+    ended = TP("p.leads.forms", 3)
+    offsets = {forms: 10, clicks: 4, other: 7, ended: 3}
     assert await manager.commit(offsets) is True
-    assert calls[0] == "hand over" and calls[-2:] == ["end", ("listener", offsets)]
+    committed = {forms: 10, clicks: 4, other: 7}
+    assert calls[0] == "hand over" and calls[-2:] == ["end", ("listener", committed)]
     assert sorted(calls[1:-2], key=str) == [
         ("p.leadscore", {"p.leadscore-0-1": {forms: 10, clicks: 4}}),
         ("p.leadscore", {"p.leadscore-0-2": {other: 7}}),
@@ -251,3 +266,136 @@ async def test_a_commit_carries_exactly_the_outputs_of_the_events_it_commits(
         assert sent[-1] == ("t-0-0", 9)
     finally:
         await buffer.stop()
+
+
+def test_faust_transaction_manager_sends_by_destination_partition() -> None:
+    """Upstream behaviour `_send_in_transaction` avoids: under exactly_once
+    `app.maybe_start_producer()` is the TransactionManager, whose `send` ignores the
+    transactional id it is given and picks the transaction of the message's *destination*
+    partition. A lead's forward to another partition (leads.visitors) or its account's
+    contribution then joins a transaction that does not commit its input's offset, or one
+    this worker does not own (the message is dropped while the input offset commits: the
+    fault suite lost state that way). When this fails, Faust routes by source itself."""
+    import inspect
+
+    from faust import App
+    from faust.transport.consumer import TransactionManager
+
+    send = inspect.getsource(TransactionManager.send)
+    assert "group = transactional_id = None" in send
+    assert "key_partition(topic, key, partition)" in send
+    assert "return self.consumer.transactions" in inspect.getsource(App.maybe_start_producer)
+
+
+async def test_outputs_go_through_their_source_partitions_transactional_producer() -> None:
+    from streams.app.producer import _send_in_transaction
+
+    sends: list[dict[str, Any]] = []
+
+    class Producer:
+        async def send(self, topic: str, key: bytes, value: bytes, **kwargs: Any) -> Any:
+            sends.append({"topic": topic, "key": key, **kwargs})
+            return asyncio.get_running_loop().create_future()
+
+    async def maybe_start_producer() -> Any:
+        raise AssertionError("the TransactionManager routes by destination")
+
+    app = SimpleNamespace(
+        producer=Producer(),
+        maybe_start_producer=maybe_start_producer,
+        sensors=SimpleNamespace(on_send_initiated=lambda *a, **k: None),
+    )
+    channel = SimpleNamespace(app=app, get_topic_name=lambda: "p.leads.visitors")
+    message = SimpleNamespace(
+        channel=channel, key=b"lead-9", value=b"{}", partition=5, timestamp=None, headers=None
+    )
+    await _send_in_transaction(SimpleNamespace(message=message), "p.leadscore-1-2")  # type: ignore[arg-type]
+    assert sends == [
+        {
+            "topic": "p.leads.visitors",
+            "key": b"lead-9",
+            "partition": 5,
+            "timestamp": None,
+            "headers": None,
+            "transactional_id": "p.leadscore-1-2",
+        }
+    ]
+
+
+def test_faust_recovers_under_transactions_to_a_cached_stable_offset() -> None:
+    """Upstream behaviour StableEndsThread replaces: with transactions Faust's recovery
+    takes each changelog's end from aiokafka's `last_stable_offset`, which aiokafka knows
+    only after a fetch of the partition has returned (None before: a highwater of -1, an
+    empty table recovered). When this fails, upstream asks the broker and the override
+    can go."""
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    assert "last_stable_offset" in inspect.getsource(AIOKafkaConsumerThread._highwaters)
+    doc = AIOKafkaConsumer.last_stable_offset.__doc__ or ""
+    assert "not be available until some messages are" in " ".join(doc.split())
+
+
+async def test_the_worker_recovers_to_the_brokers_stable_end(tmp_path: Any) -> None:
+    from faust.types import TP
+
+    from streams.app.producer import StableEndsThread
+
+    app = new_app(Settings(data_dir=tmp_path, processing_guarantee="exactly_once"))
+    assert isinstance(app.consumer._thread, StableEndsThread)
+    asked: list[list[TP]] = []
+
+    class Consumer:
+        async def end_offsets(self, partitions: list[TP]) -> dict[TP, int]:
+            asked.append(list(partitions))
+            return {tp: 958 for tp in partitions}
+
+        def last_stable_offset(self, tp: TP) -> None:
+            raise AssertionError("known only after a fetch")
+
+    thread = object.__new__(StableEndsThread)
+    thread._consumer = Consumer()
+    changelog = TP("p.leadscore-leads-changelog", 0)
+    assert await thread._highwaters([changelog]) == {changelog: 958}
+    assert asked == [[changelog]]
+
+
+async def test_a_failed_transaction_commit_stops_the_worker() -> None:
+    """aiokafka's transactional sender dies when the broker goes away mid-commit, and the
+    tables hold events whose changelog writes were not committed: the worker stops (a
+    restart recovers the committed state) instead of going on from there."""
+    from aiokafka.errors import KafkaError
+    from faust.types import TP
+
+    from streams.app.producer import FlushingTransactionManager
+
+    crashed: list[BaseException] = []
+    heard: list[Any] = []
+
+    async def noop(*args: Any) -> None:
+        return None
+
+    async def commit_transactions(*args: Any, **kwargs: Any) -> None:
+        raise KafkaError("Unexpected error during batch delivery")
+
+    async def crash(exc: BaseException) -> None:
+        crashed.append(exc)
+
+    manager = object.__new__(FlushingTransactionManager)
+    buffer = SimpleNamespace(hand_over_for_commit=noop, end_commit=lambda: None)
+    manager.app = SimpleNamespace(
+        producer=SimpleNamespace(buffer=buffer),
+        conf=SimpleNamespace(id="p.leadscore"),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+        transactions_committed=[heard.append],
+        crash=crash,
+    )
+    open_ = SimpleNamespace(_txn_manager=SimpleNamespace(is_in_transaction=lambda: True))
+    manager.producer = SimpleNamespace(
+        commit_transactions=commit_transactions, _transaction_producers={"p.leadscore-0-1": open_}
+    )
+    await manager.commit({TP("p.leads.forms", 1): 10})
+    assert [type(e) for e in crashed] == [KafkaError]
+    assert heard == [], "nothing was committed"

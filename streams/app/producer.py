@@ -9,8 +9,7 @@ worker killed at that moment loses them while their input offsets are committed:
 is gone for good. This buffer's flush returns only when every message buffered before the
 call has been handed to aiokafka.
 
-With `exactly_once` (experimental) these gaps of Faust's are closed here
-(docs/delivery.md):
+With `exactly_once` these gaps of Faust's are closed here (docs/delivery.md, section 9):
 - Faust's `TransactionManager.commit` commits offsets without flushing this buffer, so
   buffered writes of already-committed offsets would go into the next transaction and die
   with the worker: `FlushingTransactionManager` hands them over first.
@@ -23,6 +22,8 @@ With `exactly_once` (experimental) these gaps of Faust's are closed here
   while a commit runs, messages of later events wait in the buffer for the next one.
 - Faust leaves transactions open across a rebalance, then replays each partition from its
   committed offset: the open transactions are aborted first.
+- Faust's recovery reads a changelog's end from a cache that is empty before the first
+  fetch, and recovered empty tables: `StableEndsConsumer` asks the broker.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, NamedTuple, cast
 
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 from faust.exceptions import ProducerSendError
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from faust.types.topics import TopicT
@@ -151,7 +154,9 @@ async def _send_in_transaction(fut: FutureMessage, tid: str) -> None:
     """Faust's Topic.publish_message, with the transactional producer of `tid`."""
     message = fut.message
     channel: Any = message.channel  # a Topic (checked by the caller)
-    producer = await channel.app.maybe_start_producer()
+    # Not app.maybe_start_producer(): under exactly_once that is Faust's TransactionManager,
+    # whose send() puts a message in the transaction of its *destination* partition.
+    producer = channel.app.producer
     topic = channel.get_topic_name()
     state = channel.app.sensors.on_send_initiated(
         producer, topic, message=message, keysize=0, valsize=0
@@ -191,7 +196,7 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
             buffer.end_commit()
         if committed:
             for listener in getattr(self.app, "transactions_committed", ()):
-                listener(offsets)
+                listener(committed)
         return True
 
     async def on_rebalance(self, assigned: Any, revoked: Any, newly_assigned: Any) -> None:
@@ -208,20 +213,32 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
     async def abort_open_transactions(self) -> None:
-        producer = self.producer
-        for tid, txn_producer in list(getattr(producer, "_transaction_producers", {}).items()):
-            if txn_producer._txn_manager.is_in_transaction():
-                await producer.abort_transaction(tid)
+        for tid in list(getattr(self.producer, "_transaction_producers", {})):
+            if self._in_transaction(tid):
+                await self.producer.abort_transaction(tid)
 
-    async def _commit_all(self, offsets: Mapping[TP, int], start_new_transaction: bool) -> bool:
+    def _in_transaction(self, tid: str) -> bool:
+        """Whether this process holds an open transaction `tid` (aiokafka's own state)."""
+        txn_producer = getattr(self.producer, "_transaction_producers", {}).get(tid)
+        return txn_producer is not None and bool(txn_producer._txn_manager.is_in_transaction())
+
+    async def _commit_all(
+        self, offsets: Mapping[TP, int], start_new_transaction: bool
+    ) -> dict[TP, int]:
         """Upstream's commit, with the partitions' transactions committed at once instead of
         one after another (each is a few round trips to the coordinator; while they run,
-        the buffer holds the outputs of newer events)."""
+        the buffer holds the outputs of newer events). Returns the offsets committed."""
         group_id = self.app.conf.id
         by_transaction: dict[str, dict[TP, int]] = defaultdict(dict)
         for tp, offset in offsets.items():
             group = self.app.assignor.group_for_topic(tp.topic)
             by_transaction[f"{group_id}-{group}-{tp.partition}"][tp] = offset
+        for tid in [tid for tid in by_transaction if not self._in_transaction(tid)]:
+            # Faust ends every transaction when its streams are drained (a revocation, the
+            # shutdown) and begins them again only at the next assignment; a timer commit in
+            # between would fail with IllegalOperation and crash the consumer.
+            log.debug("no open transaction %s: its offsets wait for the next commit", tid)
+            del by_transaction[tid]
         commits = (
             self.producer.commit_transactions(
                 {tid: tp_offsets}, group_id, start_new_transaction=start_new_transaction
@@ -233,8 +250,19 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         except ProducerFenced as fenced:
             log.warning("producer fenced: %s", fenced)
             await self.app.crash(fenced)
-            return False
-        return True
+            return {}
+        except KafkaError as exc:
+            # aiokafka's transactional sender does not survive a broker it cannot reach
+            # mid-commit, and this process's tables already hold the uncommitted events:
+            # only a restart (which recovers the committed changelog) is exact again.
+            log.error("exactly_once: a transaction commit failed (%r): the worker stops", exc)
+            await self.app.crash(exc)
+            return {}
+        return {
+            tp: offset
+            for tp_offsets in by_transaction.values()
+            for tp, offset in tp_offsets.items()
+        }
 
 
 # With transactions the buffer holds newer events' messages while a commit runs; stock
@@ -257,7 +285,32 @@ def install_draining_buffer(producer: Any, *, transactional: bool = False) -> An
     return producer
 
 
+class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust is untyped
+    """Faust's consumer thread, asking the broker where each changelog ends.
+
+    Under exactly_once Faust's recovery takes a changelog's end from aiokafka's
+    `last_stable_offset(tp)`, which is only known once a fetch of that partition has
+    returned: at the start of a recovery it is not, so the table is "recovered" empty (the
+    log shows a highwater of -1) and the worker goes on from the committed offsets with
+    the leads it had forgotten. `end_offsets` asks the broker (ListOffsets), which answers a
+    read_committed consumer with the last stable offset: the same end, always known.
+    """
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        ends: Mapping[TP, int] = await self._ensure_consumer().end_offsets(partitions)
+        return ends
+
+
+class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust is untyped
+    """Faust's aiokafka consumer with a StableEndsThread."""
+
+    def _new_consumer_thread(self) -> StableEndsThread:
+        return StableEndsThread(self, loop=self.loop, beacon=self.beacon)
+
+
 def install_flushing_transactions(transport: Any) -> Any:
-    """Make a Faust transport create FlushingTransactionManagers (exactly_once)."""
+    """Make a Faust transport create FlushingTransactionManagers and consumers that recover
+    tables to the changelogs' stable ends (exactly_once)."""
     transport.TransactionManager = FlushingTransactionManager
+    transport.Consumer = StableEndsConsumer
     return transport

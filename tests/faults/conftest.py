@@ -12,6 +12,8 @@ from tests.faults.broker import FaultBroker
 from tests.faults.harness import FaultSetup, SeededStream, seeded_stream
 from tests.kafka_helpers import create_contract_topics
 
+GUARANTEES = ["at_least_once", "exactly_once"]
+
 
 @pytest.fixture(scope="session")
 def fault_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBroker]:
@@ -40,12 +42,11 @@ def prefix(request: pytest.FixtureRequest) -> str:
     return f"f-{request.node.name.removeprefix('test_')[:20]}-{uuid.uuid4().hex[:6]}."
 
 
-@pytest.fixture
-async def setup(fault_broker: FaultBroker, prefix: str, tmp_path: Path) -> FaultSetup:
-    """The common setup of a fault test: contract topics under a fresh prefix.
-
-    Workers run at_least_once. exactly_once is experimental: under these faults it still
-    loses state (docs/delivery.md), so it is not run here until it passes them.
-    """
+@pytest.fixture(params=GUARANTEES)
+async def setup(
+    request: pytest.FixtureRequest, fault_broker: FaultBroker, prefix: str, tmp_path: Path
+) -> FaultSetup:
+    """The common setup of a fault test: contract topics under a fresh prefix, and workers
+    of one processing guarantee (every fault test runs once with each)."""
     await create_contract_topics(fault_broker.bootstrap, prefix)
-    return FaultSetup(fault_broker, prefix, tmp_path)
+    return FaultSetup(fault_broker, prefix, tmp_path, guarantee=request.param)

@@ -230,18 +230,25 @@ def offline_code(message: Msg) -> str:
 
 
 async def produce_all(
-    settings: Settings, messages: Sequence[Msg], produced: Produced | None = None
+    settings: Settings,
+    messages: Sequence[Msg],
+    produced: Produced | None = None,
+    *,
+    pace: float | None = None,
 ) -> Produced:
-    """Send `messages` in order (acks=all, murmur2 by key, like the Java client)."""
+    """Send `messages` in order (acks=all, murmur2 by key, like the Java client), at once or
+    `pace` messages a second (a trickle the workers keep up with)."""
     produced = produced or Produced()
     producer = AIOKafkaProducer(
         **_client(settings), acks="all", linger_ms=5, request_timeout_ms=60_000
     )
     await producer.start()
     try:
-        futures = [
-            (m, await producer.send(settings.topic(m.topic), m.value, key=m.key)) for m in messages
-        ]
+        futures = []
+        for n, m in enumerate(messages):
+            if pace is not None and n and not n % 25:
+                await asyncio.sleep(25 / pace)
+            futures.append((m, await producer.send(settings.topic(m.topic), m.value, key=m.key)))
         for m, fut in futures:
             meta = await fut
             produced.count += 1

@@ -23,6 +23,11 @@ from tests.faults.harness import (
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
 CHUNKS = 3
+# The end of the last chunk is sent as a trickle after that chunk's kill, so the last kill
+# lands while the leads' last events are still arriving, whatever the worker's speed (with
+# exactly_once it commits every 0.2 s: a stream sent at once is all committed in moments).
+TAIL = 0.15
+TAIL_PACE = 250.0  # messages a second
 # The moments of the kills; set it to explore others (the failure message names it).
 KILL_SEED = int(os.environ.get("LEADSCORE_FAULT_SEED", SEED))
 
@@ -39,9 +44,14 @@ async def test_sigkill_worker_repeatedly(setup: FaultSetup, stream: SeededStream
     produced = Produced()
     kills = []
     total = stream.score_messages
+    last = stream.messages[CHUNKS - 1 :: CHUNKS]
+    tail = last[int(len(last) * (1 - TAIL)) :]
     try:
         for n in range(CHUNKS):  # each chunk spans all leads and the whole event time
-            await produce_all(settings, stream.messages[n::CHUNKS], produced)
+            chunk = stream.messages[n::CHUNKS]
+            await produce_all(
+                settings, chunk[: len(chunk) - len(tail)] if n == CHUNKS - 1 else chunk, produced
+            )
             share = rng.uniform(0.05, 0.2) if n == 0 else rng.uniform(0.2, 0.8)
             target = int(total * (n + share) / CHUNKS)
             seen = await wait_for_scores(settings, target)
@@ -49,11 +59,13 @@ async def test_sigkill_worker_repeatedly(setup: FaultSetup, stream: SeededStream
             what = f"SIGKILL at {share:.0%} of chunk {n + 1}/{CHUNKS}'s score messages"
             kills.append(await kill_point(settings, what, seen))
             await asyncio.to_thread(proc.start)
+        trickle = asyncio.create_task(produce_all(settings, tail, produced, pace=TAIL_PACE))
         share = rng.uniform(0.9, 0.97)
         seen = await wait_for_scores(settings, int(share * total))
         proc.kill()
         kills.append(await kill_point(settings, f"SIGKILL at {share:.0%} of the stream", seen))
         await asyncio.to_thread(proc.start)
+        await trickle
         outcome = await Outcome.collect(settings, stream, timeout=150, workers=[proc])
     finally:
         proc.stop()
