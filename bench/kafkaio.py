@@ -111,6 +111,39 @@ async def end_offsets(settings: Settings, topics: Iterable[str]) -> Offsets:
     return dict(ends)
 
 
+async def data_ends(settings: Settings, topics: Iterable[str]) -> Offsets:
+    """Per partition, the offset after its last data record. A topic written in
+    transactions ends with a commit marker that no consumer reads or commits past, so a
+    group done with it commits this offset, not the end offset."""
+    ends = await end_offsets(settings, topics)
+    out: Offsets = {}
+    consumer = _reader(settings)
+    await consumer.start()
+    try:
+        for tp, end in ends.items():
+            out[tp] = await _after_last_record(consumer, tp, end)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def _after_last_record(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> int:
+    """Read back from `end` in growing steps until a data record shows up."""
+    consumer.assign([tp])
+    back = 2
+    while True:
+        start = max(end - back, 0)
+        consumer.seek(tp, start)
+        last = -1
+        while (await consumer.position(tp)) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, []):
+                last = max(last, record.offset)
+        if last >= 0 or start == 0:
+            return last + 1
+        back *= 4
+
+
 async def committed(settings: Settings, group: str, tps: Iterable[TopicPartition]) -> Offsets:
     """The group's committed offsets (0 for partitions without a commit)."""
     async with admin_client(settings) as admin:
@@ -157,7 +190,10 @@ async def read_range(settings: Settings, start: Offsets, end: Offsets) -> list[R
                 for m in msgs:
                     if m.offset < stop:
                         out.append(Rec(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value))
-                if msgs and msgs[-1].offset + 1 >= stop:
+            for tp in list(todo):
+                # The position, not the last record: a topic written in transactions ends
+                # with a commit marker that is never returned as a record.
+                if await consumer.position(tp) >= todo[tp]:
                     del todo[tp]
     finally:
         await consumer.stop()

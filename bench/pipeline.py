@@ -12,7 +12,6 @@ flushed), which also proves that nothing was skipped; its commit-interval granul
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any
 
 import orjson
 
-from bench.kafkaio import Offsets, Rec, end_offsets, read_range, wait_committed
+from bench.kafkaio import Offsets, Rec, data_ends, end_offsets, read_range, wait_committed
 from bench.proc import Worker, free_port
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
-from schemas.topics import SCORES, VISITORS
+from schemas.topics import CONTRIBUTIONS, SCORES, VISITORS
 from streams.settings import Settings
 
 
@@ -108,14 +107,11 @@ async def run_workers(
         if module == "streams.cli":  # a worker (the Faust floor reads the inputs only)
             # Then what the inputs made the workers send themselves: visitors' views
             # forwarded to their leads (with exactly_once, visible once their transaction
-            # commits).
-            # exactly_once does not get there today (README: Processing guarantee): a minute,
-            # then the figures are reported as they are (parity with offline says NO).
-            forwarded = await end_offsets(base, [base.topic(VISITORS)])
-            try:
-                await wait_committed(base, app_id, forwarded, min(timeout, 60.0), alive=alive)
-            except TimeoutError as exc:
-                print(f"[bench] forwarded views not all applied: {exc}", file=sys.stderr)
+            # commits, and followed by a commit marker the group never commits past).
+            # Then the leads' contributions to their accounts, the last thing they make.
+            for internal in (VISITORS, CONTRIBUTIONS):
+                made = await data_ends(base, [base.topic(internal)])
+                await wait_committed(base, app_id, made, timeout, alive=alive)
         cpu = sum(w.cpu() for w in workers) - cpu_at_ready
         memory = [w.memory() for w in workers]
         after = await end_offsets(base, [scores_topic])

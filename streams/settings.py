@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(0, ge=0, description="Faust table standby replicas")
     processing_guarantee: ProcessingGuarantee = Field(
         "at_least_once",
-        description="at_least_once, or exactly_once with Kafka transactions (experimental)",
+        description="at_least_once, or exactly_once with Kafka transactions",
     )
     commit_interval_seconds: float | None = Field(
         None, gt=0, description="offset commit period [default: 2.8 s, 0.2 s with exactly_once]"
