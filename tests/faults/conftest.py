@@ -25,14 +25,9 @@ def fault_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBrok
 
 
 @pytest.fixture(scope="session")
-def stream() -> SeededStream:
-    """20,000 messages of 400 leads (streams.tools.simulate when importable)."""
-    return seeded_stream()
-
-
-@pytest.fixture(scope="session")
 def small_stream() -> SeededStream:
-    """10,000 messages of 200 leads, for the scenarios that restart or run twice."""
+    """10,000 messages of 200 leads (streams.tools.simulate when importable): every
+    scenario restarts or runs twice, and runs once per guarantee."""
     return seeded_stream(events=10_000, leads=200)
 
 

@@ -38,11 +38,12 @@ async def supervise(proc: WorkerProcess, restarts: list[float]) -> None:
             restarts.append(time.monotonic() - began)
 
 
-async def test_broker_restart_mid_stream(setup: FaultSetup, stream: SeededStream) -> None:
+async def test_broker_restart_mid_stream(setup: FaultSetup, small_stream: SeededStream) -> None:
     """at_least_once rides the outage out; with exactly_once a transaction commit that
     meets the broker away stops the worker (its tables hold uncommitted events), and a
     restart by its supervisor recovers the committed state."""
     fault_broker = setup.broker
+    stream = small_stream
     settings = setup.settings()
     exactly_once = settings.processing_guarantee == "exactly_once"
     proc = await setup.start(settings)
