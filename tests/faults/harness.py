@@ -1,6 +1,6 @@
 """The fault suite's stream, its expected outcome (the offline scorer) and the checks.
 
-- `SeededStream`: tens of thousands of messages from `streams.tools.simulate.generate` (when it
+- `SeededStream`: ten thousand messages (or more) from `streams.tools.simulate.generate` (when it
   is importable; `tests.faults.generator` otherwise), with redeliveries, out-of-order and
   broken messages, and what `streams.tools.score.score_lines` makes of them.
 - `produce_all`: sends them with a plain aiokafka producer, keyed by lead id (murmur2).
