@@ -15,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.kafka.admin import admin_client
 from streams.kafka.clients import client_kwargs
+from streams.kafka.ends import after_last_records
 from streams.settings import Settings
 from streams.tools.simulate import SimEvent
 
@@ -115,33 +116,13 @@ async def data_ends(settings: Settings, topics: Iterable[str]) -> Offsets:
     """Per partition, the offset after its last data record. A topic written in
     transactions ends with a commit marker that no consumer reads or commits past, so a
     group done with it commits this offset, not the end offset."""
-    ends = await end_offsets(settings, topics)
-    out: Offsets = {}
+    tps = await partitions_of(settings, topics)
     consumer = _reader(settings)
     await consumer.start()
     try:
-        for tp, end in ends.items():
-            out[tp] = await _after_last_record(consumer, tp, end)
+        return await after_last_records(consumer, await consumer.end_offsets(tps))
     finally:
         await consumer.stop()
-    return out
-
-
-async def _after_last_record(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> int:
-    """Read back from `end` in growing steps until a data record shows up."""
-    consumer.assign([tp])
-    back = 2
-    while True:
-        start = max(end - back, 0)
-        consumer.seek(tp, start)
-        last = -1
-        while (await consumer.position(tp)) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, []):
-                last = max(last, record.offset)
-        if last >= 0 or start == 0:
-            return last + 1
-        back *= 4
 
 
 async def committed(settings: Settings, group: str, tps: Iterable[TopicPartition]) -> Offsets:

@@ -299,9 +299,10 @@ INTERNAL = (topics.VISITORS, topics.CONTRIBUTIONS)
 
 async def input_lag(settings: Settings) -> int:
     """Messages the group has not committed: on the inputs, and on the internal topics
-    (there less one a partition: with exactly_once each may end with a commit marker, an
-    offset no consumer reads or commits)."""
+    up to their last data record (with exactly_once a partition may end with commit
+    markers, offsets no consumer reads or commits)."""
     from streams.kafka.admin import admin_client
+    from streams.kafka.ends import after_last_records
 
     async with admin_client(kafka_settings(settings.kafka_bootstrap)) as admin:
         committed = await admin.list_consumer_group_offsets(settings.app_id)
@@ -310,19 +311,14 @@ async def input_lag(settings: Settings) -> int:
         for t in (*topics.INPUTS, *INTERNAL)
         for p in range(settings.partitions)
     ]
-    internal = {settings.topic(t.name) for t in INTERNAL}
-    consumer = AIOKafkaConsumer(**_client(settings))
+    consumer = AIOKafkaConsumer(**_client(settings), isolation_level="read_committed")
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(parts)
+        ends = await after_last_records(consumer, await consumer.end_offsets(parts))
     finally:
         await consumer.stop()
     done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-    lag = 0
-    for tp, end in ends.items():
-        behind = end - done.get(tp, 0)
-        lag += max(0, behind - 1) if tp.topic in internal else behind
-    return lag
+    return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
 
 
 def _client(settings: Settings) -> dict[str, Any]:
@@ -620,6 +616,13 @@ class Report:
                 f"order-dependent alert ids (not judged): {len(in_order.keys() ^ as_filed)}"
             )
 
+    def repeated_alerts(self) -> list[Consumed]:
+        """Every copy of an alert id published more than once, by id then position."""
+        copies: dict[str, list[Consumed]] = defaultdict(list)
+        for record in self.outcome.alerts:
+            copies[record.json()["alert_id"]].append(record)
+        return [r for _id, rs in sorted(copies.items()) if len(rs) > 1 for r in rs]
+
     def reference_alerts(self) -> tuple[list[dict[str, Any]], set[str]]:
         """The offline scorer's alerts for each lead's events in the stream's order, and
         the leads whose order the score messages do not tell whole (some event has no
@@ -700,6 +703,7 @@ class Report:
         repeats = len(self.outcome.alerts) - self.alert_ids
         if self.outcome.exactly_once and repeats:
             out.append(f"exactly_once: {repeats} alert messages repeat an alert_id")
+            out += [f"  {r.brief(400)}" for r in self.repeated_alerts()[:10]]
         return out
 
     def summary(self) -> str:
