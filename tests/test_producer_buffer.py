@@ -217,6 +217,52 @@ async def test_transactional_commit_hands_the_buffer_over_first() -> None:
     ]
 
 
+async def test_a_commit_covers_every_event_whose_messages_its_transaction_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a rebalance Faust forgets the revoked partitions' acks, then commits the offsets
+    of the events its streams still finish: a commit of some of a transaction's partitions.
+    The transaction held the messages of the other partitions' events too; replayed from
+    their older committed offsets, those events published their outputs a second time (a
+    repeated alert in the failover suite). The commit now covers them."""
+    from faust.types import TP
+
+    from streams.app import producer as module
+    from streams.app.producer import FlushingTransactionManager, Source
+
+    web, visitors, other = TP("p.leads.web", 2), TP("p.leads.visitors", 2), TP("p.leads.web", 5)
+    buffer = DrainingBuffer()
+    buffer.app = SimpleNamespace(in_transaction=True, conf=SimpleNamespace(producer_threaded=False))
+    made_by = [(visitors, 105), (web, 40), (other, 9)]  # one message each
+    sources = iter(Source(f"p.leadscore-0-{tp.partition}", tp, offset) for tp, offset in made_by)
+    monkeypatch.setattr(module, "source_of", lambda app: next(sources))
+    for _ in range(3):
+        buffer.put(SimpleNamespace(message=None))  # type: ignore[arg-type]
+    assert buffer.uncommitted_ends == {visitors: 106, web: 41, other: 10}
+
+    committed: list[dict[TP, int]] = []
+
+    async def commit_all(offsets: Any, start_new_transaction: bool) -> dict[TP, int]:
+        committed.append(dict(offsets))
+        return dict(offsets)
+
+    async def hand_over(offsets: Any) -> None:
+        return None
+
+    buffer.hand_over_for_commit = hand_over  # type: ignore[method-assign]
+    buffer.end_commit = lambda: None  # type: ignore[method-assign]
+    manager = object.__new__(FlushingTransactionManager)
+    manager.app = SimpleNamespace(producer=SimpleNamespace(buffer=buffer))
+    # p.leads.web-5 was revoked: its events are not this worker's to commit any more.
+    manager.consumer = SimpleNamespace(assignment=lambda: {web, visitors})
+    manager._commit_all = commit_all  # type: ignore[method-assign]
+    # Faust's offsets after it forgot the acks of leads.visitors-2: leads.web-2 only.
+    assert await manager.commit({web: 41}) is True
+    assert committed == [{web: 41, visitors: 106}]
+    assert buffer.uncommitted_ends == {other: 10}, "covered events are forgotten"
+    assert buffer.covering({web: 50}, {web, visitors}) == {web: 50}
+
+
 def test_the_worker_app_uses_them_under_exactly_once(tmp_path: Any) -> None:
     from streams.app.producer import FlushingTransactionManager
 

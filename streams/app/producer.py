@@ -19,7 +19,9 @@ With `exactly_once` these gaps of Faust's are closed here (docs/delivery.md, sec
   producer of the input partition whose event made it, so outputs, changelog writes and
   the input offsets commit together.
 - A transaction must hold the outputs of exactly the events whose offsets it commits:
-  while a commit runs, messages of later events wait in the buffer for the next one.
+  while a commit runs, messages of later events wait in the buffer for the next one, and
+  a commit covers every event whose messages it holds (in a rebalance Faust commits the
+  offsets of some partitions only).
 - Faust leaves transactions open across a rebalance, then replays each partition from its
   committed offset: the open transactions are aborted first.
 - Faust's recovery reads a changelog's end from a cache that is empty before the first
@@ -33,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple, cast
 
 import aiokafka
@@ -82,13 +84,45 @@ class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
     _resume: asyncio.Event | None = None
     _held = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # exactly_once: per input partition, the offset after the last event whose messages
+        # were buffered since its last commit (see `covering`).
+        self.uncommitted_ends: dict[TP, int] = {}
+
     def put(self, fut: FutureMessage) -> None:
         # Asked here, not at start-up: Faust's `in_transaction` is cached, and is true only
         # once the app runs in a worker.
         if getattr(self.app, "in_transaction", False):
-            fut.source = source_of(self.app)  # type: ignore[attr-defined]
+            source = fut.source = source_of(self.app)  # type: ignore[attr-defined]
+            if source is not None:
+                self.uncommitted_ends[source.tp] = source.offset + 1
         super().put(fut)
         self.queued += 1
+
+    def covering(self, offsets: Mapping[TP, int], assigned: Collection[TP]) -> dict[TP, int]:
+        """`offsets`, raised to cover every event of `assigned` partitions whose messages
+        were buffered: a transaction must commit the offset of every event whose messages
+        it holds.
+
+        Faust commits the offsets of the events its streams acked, and those are the events
+        processed (an event is acked as its handling returns, which does not await)... except
+        in a rebalance: Faust forgets every revoked partition's acks, then lets its streams
+        finish the events they hold and commits theirs. That commit covered only some
+        partitions of a transaction which also held the messages of the others' forgotten
+        events; those events were then replayed and their outputs published a second time.
+        """
+        covered = dict(offsets)
+        for tp, end in self.uncommitted_ends.items():
+            if tp in assigned and end > covered.get(tp, -1):
+                covered[tp] = end
+        return covered
+
+    def forget_committed(self, committed: Mapping[TP, int]) -> None:
+        """These offsets are committed: their events' messages need no covering any more."""
+        for tp, offset in committed.items():
+            if self.uncommitted_ends.get(tp, offset) <= offset:
+                self.uncommitted_ends.pop(tp, None)
 
     async def _send_pending(self, fut: FutureMessage) -> None:
         source: Source | None = getattr(fut, "source", None)
@@ -197,11 +231,13 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
         buffer = cast(DrainingBuffer, self.app.producer.buffer)
+        offsets = buffer.covering(offsets, self.consumer.assignment())
         await buffer.hand_over_for_commit(offsets)
         try:
             committed = await self._commit_all(offsets, start_new_transaction)
         finally:
             buffer.end_commit()
+        buffer.forget_committed(committed)
         if committed:
             for listener in getattr(self.app, "transactions_committed", ()):
                 listener(committed)
@@ -218,6 +254,8 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         read an empty changelog.
         """
         await self.abort_open_transactions()
+        # The aborted events are replayed from the committed offsets, and buffer again.
+        cast(DrainingBuffer, self.app.producer.buffer).uncommitted_ends.clear()
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
     async def abort_open_transactions(self) -> None:
