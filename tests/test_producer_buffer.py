@@ -192,17 +192,22 @@ async def test_transactional_commit_hands_the_buffer_over_first() -> None:
         transactions_committed=[lambda offsets: calls.append(("listener", dict(offsets)))],
     )
 
-    def transaction(open_: bool) -> Any:
-        return SimpleNamespace(_txn_manager=SimpleNamespace(is_in_transaction=lambda: open_))
+    def transaction(open_: bool, tid: str = "") -> Any:
+        async def flush() -> None:
+            calls.append(("flush", tid))
+
+        return SimpleNamespace(
+            _txn_manager=SimpleNamespace(is_in_transaction=lambda: open_), flush=flush
+        )
 
     manager.producer = SimpleNamespace(
         commit_transactions=commit_transactions,
         # p.leadscore-0-3's transaction was ended (a revocation drained its streams) and
         # is begun again only at the next assignment: a commit must not touch it.
         _transaction_producers={
-            "p.leadscore-0-1": transaction(True),
-            "p.leadscore-0-2": transaction(True),
-            "p.leadscore-0-3": transaction(False),
+            "p.leadscore-0-1": transaction(True, "p.leadscore-0-1"),
+            "p.leadscore-0-2": transaction(True, "p.leadscore-0-2"),
+            "p.leadscore-0-3": transaction(False, "p.leadscore-0-3"),
         },
     )
     forms, clicks, other = TP("p.leads.forms", 1), TP("p.leads.email-clicks", 1), TP("x", 2)
@@ -211,10 +216,31 @@ async def test_transactional_commit_hands_the_buffer_over_first() -> None:
     assert await manager.commit(offsets) is True
     committed = {forms: 10, clicks: 4, other: 7}
     assert calls[0] == "hand over" and calls[-2:] == ["end", ("listener", committed)]
-    assert sorted(calls[1:-2], key=str) == [
+    middle = calls[1:-2]
+    assert sorted(middle, key=str) == [
+        ("flush", "p.leadscore-0-1"),
+        ("flush", "p.leadscore-0-2"),
         ("p.leadscore", {"p.leadscore-0-1": {forms: 10, clicks: 4}}),
         ("p.leadscore", {"p.leadscore-0-2": {other: 7}}),
     ]
+    for tid in ("p.leadscore-0-1", "p.leadscore-0-2"):
+        flushed = middle.index(("flush", tid))
+        assert all(tid not in c[1] for c in middle[:flushed] if c[0] == "p.leadscore"), (
+            f"{tid} committed before its producer was flushed"
+        )
+
+
+def test_aiokafka_commits_a_transaction_without_flushing() -> None:
+    """Upstream behaviour FlushingTransactionManager works around: aiokafka's
+    `commit_transaction` only moves the transaction manager to COMMITTING, and its sender
+    sends EndTxn whatever batches are still queued or in flight (Java's producer flushes
+    first). When this fails, aiokafka flushes itself and the explicit flush can go."""
+    import inspect
+
+    from aiokafka import AIOKafkaProducer
+
+    source = inspect.getsource(AIOKafkaProducer.commit_transaction)
+    assert "committing_transaction()" in source and "flush" not in source
 
 
 async def test_a_commit_covers_every_event_whose_messages_its_transaction_holds(
@@ -474,7 +500,9 @@ async def test_a_failed_transaction_commit_stops_the_worker() -> None:
         transactions_committed=[heard.append],
         crash=crash,
     )
-    open_ = SimpleNamespace(_txn_manager=SimpleNamespace(is_in_transaction=lambda: True))
+    open_ = SimpleNamespace(
+        _txn_manager=SimpleNamespace(is_in_transaction=lambda: True), flush=noop
+    )
     manager.producer = SimpleNamespace(
         commit_transactions=commit_transactions, _transaction_producers={"p.leadscore-0-1": open_}
     )

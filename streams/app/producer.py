@@ -22,6 +22,8 @@ With `exactly_once` these gaps of Faust's are closed here (docs/delivery.md, sec
   while a commit runs, messages of later events wait in the buffer for the next one, and
   a commit covers every event whose messages it holds (in a rebalance Faust commits the
   offsets of some partitions only).
+- aiokafka commits a transaction without waiting for its producer's queued and in-flight
+  batches: each transaction's producer is flushed first.
 - Faust leaves transactions open across a rebalance, then replays each partition from its
   committed offset: the open transactions are aborted first.
 - Faust's recovery reads a changelog's end from a cache that is empty before the first
@@ -286,9 +288,7 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
             log.debug("no open transaction %s: its offsets wait for the next commit", tid)
             del by_transaction[tid]
         commits = (
-            self.producer.commit_transactions(
-                {tid: tp_offsets}, group_id, start_new_transaction=start_new_transaction
-            )
+            self._flush_and_commit(tid, tp_offsets, start_new_transaction)
             for tid, tp_offsets in by_transaction.items()
         )
         try:
@@ -309,6 +309,24 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
             for tp_offsets in by_transaction.values()
             for tp, offset in tp_offsets.items()
         }
+
+    async def _flush_and_commit(
+        self, tid: str, offsets: Mapping[TP, int], start_new_transaction: bool
+    ) -> None:
+        """Wait until the broker has every message handed to `tid`'s producer, then commit.
+
+        aiokafka's `commit_transaction` sends EndTxn as soon as it is asked, with batches
+        still queued or in flight (Java's producer flushes first): a batch retried after
+        an error (NotEnoughReplicas, a leader change) then reached the log after the commit
+        marker, outside the transaction that committed its event's offset, and a crash
+        could lose it (a lead's changelog write was lost in the state-wipe test).
+        """
+        txn_producer = getattr(self.producer, "_transaction_producers", {}).get(tid)
+        if txn_producer is not None:
+            await txn_producer.flush()
+        await self.producer.commit_transactions(
+            {tid: offsets}, self.app.conf.id, start_new_transaction=start_new_transaction
+        )
 
 
 # With transactions the buffer holds newer events' messages while a commit runs; stock
