@@ -285,7 +285,9 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
             # Faust ends every transaction when its streams are drained (a revocation, the
             # shutdown) and begins them again only at the next assignment; a timer commit in
             # between would fail with IllegalOperation and crash the consumer.
-            log.debug("no open transaction %s: its offsets wait for the next commit", tid)
+            # Faust counts them as committed all the same; offsets are cumulative, so the
+            # partition's next commit covers them.
+            log.debug("no open transaction %s: its offsets go with the next commit", tid)
             del by_transaction[tid]
         commits = (
             self._flush_and_commit(tid, tp_offsets, start_new_transaction)
@@ -317,9 +319,8 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
 
         aiokafka's `commit_transaction` sends EndTxn as soon as it is asked, with batches
         still queued or in flight (Java's producer flushes first): a batch retried after
-        an error (NotEnoughReplicas, a leader change) then reached the log after the commit
-        marker, outside the transaction that committed its event's offset, and a crash
-        could lose it (a lead's changelog write was lost in the state-wipe test).
+        an error (NotEnoughReplicas, a leader change) can then reach the log after the
+        commit marker, outside the transaction that committed its event's offset.
         """
         txn_producer = getattr(self.producer, "_transaction_producers", {}).get(tid)
         if txn_producer is not None:
