@@ -253,13 +253,18 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
     async def abort_open_transactions(self) -> None:
-        for tid in list(getattr(self.producer, "_transaction_producers", {})):
+        for tid in list(self._txn_producers()):
             if self._in_transaction(tid):
                 await self.producer.abort_transaction(tid)
 
+    def _txn_producers(self) -> dict[str, Any]:
+        """Faust's aiokafka producer per transactional id (none before the first one)."""
+        producers: dict[str, Any] = getattr(self.producer, "_transaction_producers", {})
+        return producers
+
     def _in_transaction(self, tid: str) -> bool:
         """Whether this process holds an open transaction `tid` (aiokafka's own state)."""
-        txn_producer = getattr(self.producer, "_transaction_producers", {}).get(tid)
+        txn_producer = self._txn_producers().get(tid)
         return txn_producer is not None and bool(txn_producer._txn_manager.is_in_transaction())
 
     async def _commit_all(
@@ -314,7 +319,7 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
         an error (NotEnoughReplicas, a leader change) can then reach the log after the
         commit marker, outside the transaction that committed its event's offset.
         """
-        txn_producer = getattr(self.producer, "_transaction_producers", {}).get(tid)
+        txn_producer = self._txn_producers().get(tid)
         if txn_producer is not None:
             await txn_producer.flush()
         await self.producer.commit_transactions(
