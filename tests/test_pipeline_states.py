@@ -196,3 +196,67 @@ def test_exactly_once_republishes_only_what_this_process_has_not_committed() -> 
     plain_store.update(store)  # at_least_once: the replay may always owe its outputs
     plain.handle(opened("L1", "e1", 5))
     assert plain_sent != []
+
+
+class Changelog(MemoryStore):
+    """A table whose writes are also logged, as its changelog topic would receive them."""
+
+    def __init__(self) -> None:
+        super().__init__(PARTITIONS)
+        self.written: list[str] = []
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.written.append(key)
+        super().__setitem__(key, value)
+
+
+def test_exactly_once_writes_again_every_state_an_aborted_transaction_held() -> None:
+    """An abort in this process (open transactions at a rebalance) drops the transaction's
+    changelog writes, while the local store keeps them. Each replayed message must write
+    the states it changed again (the lead's and its history, a held view's visitor's, a
+    contribution's account's), or the changelog, and every worker that recovers from it,
+    misses them."""
+    pipe, sent, _ = memory_pipeline(exactly_once=True)
+    names = ("leads", "visitors", "accounts", "history")
+    tables = {name: Changelog() for name in names}
+    pipe.store, pipe.visitor_store, pipe.account_store, pipe.history_store = tables.values()
+    form_doc = valid_doc("form.submitted", lead="L1", eid="f1")
+    form = FakeMessage(
+        "p.leads.forms", partition_for("L1", PARTITIONS), 5, b"L1", orjson.dumps(form_doc)
+    )
+    view_doc = {**valid_doc("page.viewed", eid="v1"), "anonymous_id": "A1"}
+    del view_doc["lead_id"]
+    view = FakeMessage(
+        "p.leads.web", partition_for("A1", PARTITIONS), 7, b"A1", orjson.dumps(view_doc)
+    )
+    pipe.handle(form)
+    pipe.handle(view)
+    (contribution,) = [
+        FakeMessage(s.topic, s.partition or 0, 9, s.key, s.value)
+        for s in sent
+        if s.topic == "p.accounts.contributions"
+    ]
+    pipe.handle(contribution)
+    assert {name: t.written for name, t in tables.items()} == {
+        "leads": ["L1"],
+        "visitors": ["A1"],
+        "accounts": ["acme-corp.com"],
+        "history": ["L1"],
+    }
+    for table in tables.values():
+        table.written.clear()  # the transaction is aborted; the local store keeps its writes
+    pipe.forget_states()  # as at a rebalance
+    for msg in (form, view, contribution):  # replayed from the committed offsets
+        pipe.handle(msg)
+    assert {name: t.written for name, t in tables.items()} == {
+        "leads": ["L1"],
+        "visitors": ["A1"],
+        "accounts": ["acme-corp.com"],
+        "history": ["L1"],
+    }, "a replay after an abort must write again what the transaction held"
+    pipe.committed({(m.topic, m.partition): m.offset + 1 for m in (form, view, contribution)})
+    for table in tables.values():
+        table.written.clear()
+    for msg in (form, view, contribution):  # committed: a plain duplicate writes nothing
+        pipe.handle(msg)
+    assert all(not t.written for t in tables.values())

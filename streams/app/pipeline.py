@@ -186,37 +186,49 @@ class Pipeline:
         lead_id = lead_of(event)
         if lead_id is None:
             assert isinstance(event, PageViewed | IdentityLinked)
-            return self._visit(key, event, contract)
+            return self._visit(key, event, msg, contract)
         return self._apply(lead_id, event, msg, contract)
 
     def _apply(self, lead_id: str, event: InputEvent, msg: Message, contract: str) -> None:
         """The lead's step: its state, the event, the model -> state and outputs."""
         state = self.load(lead_id)
         position = Position(msg.topic, msg.partition, msg.offset)
-        if not self.exactly_once:
-            step = process(state, event, self.model, datetime.now(UTC), position)
-        else:
-            pending = self._uncommitted.setdefault((msg.topic, msg.partition), set())
-            lost = msg.offset in pending
-            step = process(state, event, self.model, datetime.now(UTC), position, lost)
-            if step.changed:
-                pending.add(msg.offset)
+        aborted = self._replay_of_aborted(msg)
+        may_be_lost = aborted or not self.exactly_once
+        step = process(state, event, self.model, datetime.now(UTC), position, may_be_lost)
+        self._applied(msg, step.changed)
         _events(contract, step.outcome).inc()
         if step.changed:
             if step.machine is not None:
                 metrics.MACHINE_ENGAGEMENT.labels(step.machine).inc()
             self.publish(state, step, msg.timestamp, event)
-        elif step.republish:  # a replay after a crash may have lost them: see redeliver()
-            self.publish(state, step, event=event)
+        elif step.republish or aborted:  # a crash may have lost them: see redeliver()
+            self.publish(state, step, event=event, rewrite=aborted)
+
+    def _replay_of_aborted(self, msg: Message) -> bool:
+        """exactly_once: whether this process applied `msg` since its partition's last
+        commit. Then its transaction may have been aborted (a rebalance), which dropped its
+        changelog writes and outputs but not the local store's: its handler writes again
+        every state it changed and publishes its outputs again."""
+        pending = self._uncommitted.get((msg.topic, msg.partition))
+        return pending is not None and msg.offset in pending
+
+    def _applied(self, msg: Message, changed: bool) -> None:
+        if self.exactly_once and changed:
+            self._uncommitted.setdefault((msg.topic, msg.partition), set()).add(msg.offset)
 
     # --- visitors (core/visitors.py) -------------------------------------------------
 
-    def _visit(self, anonymous_id: str, event: PageViewed | IdentityLinked, contract: str) -> None:
+    def _visit(
+        self, anonymous_id: str, event: PageViewed | IdentityLinked, msg: Message, contract: str
+    ) -> None:
         """An anonymous view or a link, on the visitor's partition: hold or forward."""
         state = self._load_visitor(anonymous_id)
         result = visitors.visit(state, event, self.visitor_max_views)
+        self._applied(msg, result.changed)
         _events(contract, result.outcome).inc()
-        if result.changed:  # the state first: a crash may then lose the forwards only
+        if result.changed or self._replay_of_aborted(msg):
+            # The state first: a crash may then lose the forwards only.
             self.visitor_store[anonymous_id] = state.to_bytes()
         for lead_id, value in result.forward:
             partition = partition_for(lead_id, self.partitions)
@@ -279,8 +291,10 @@ class Pipeline:
         state = self.load_account(account_id) or AccountState(account_id)
         position = Position(msg.topic, msg.partition, msg.offset)
         step = contribute(state, contribution, self.model, datetime.now(UTC), position)
+        applied = step.outcome == "applied"
+        self._applied(msg, applied)
         _events(contract, step.outcome).inc()
-        if step.outcome == "applied":  # the state first, as for leads (publish)
+        if applied or self._replay_of_aborted(msg):  # the state first, as for leads (publish)
             self.account_store[account_id] = state.to_bytes()
         key = account_id.encode()
         if step.tombstone:
@@ -345,10 +359,12 @@ class Pipeline:
         produced_at: float | None = None,
         event: InputEvent | None = None,
         reason: str | None = None,
+        rewrite: bool = False,
     ) -> None:
         """Buffer the state and its history, then the outputs (one producer, in this order).
 
         `event` caused the step, else a rescore command's `reason` (the history's cause).
+        `rewrite`: the history is written again even unchanged (a replay after an abort).
 
         A crash can keep a prefix of what was buffered. With the state first, the outputs
         are the part at risk, and the replayed event, then a duplicate, publishes them again
@@ -374,7 +390,7 @@ class Pipeline:
             self.send(topics.VISITORS, anonymous_id.encode(), forget, partition)
         self.store[state.lead_id] = state.to_bytes()
         self._remember(state)
-        self._record(state.lead_id, step, event, reason)
+        self._record(state.lead_id, step, event, reason, rewrite)
         if step.tombstone:
             self.send(topics.SCORES, key, None)
             if step.republish:
@@ -389,17 +405,25 @@ class Pipeline:
             metrics.ALERTS.labels(alert.threshold).inc()
 
     def _record(
-        self, lead_id: str, step: Step, event: InputEvent | None, reason: str | None
+        self,
+        lead_id: str,
+        step: Step,
+        event: InputEvent | None,
+        reason: str | None,
+        rewrite: bool = False,
     ) -> None:
         """The lead's history: erased with it, a row per published score (a redelivery's
         score again only if the crash lost its row)."""
         if step.tombstone and self.history_store.get(lead_id) is not None:
             del self.history_store[lead_id]
+        kept = self.history_store.get(lead_id)
+        written = None
         if step.score is not None:
-            change = history.change(step.score, event, reason)
-            written = history.record(self.history_store.get(lead_id), change)
-            if written is not None:
-                self.history_store[lead_id] = written
+            written = history.record(kept, history.change(step.score, event, reason))
+        if written is None and rewrite:
+            written = kept
+        if written is not None:
+            self.history_store[lead_id] = written
 
     def _send_score(
         self, key: bytes, update: ScoreUpdate, produced_at: float | None, again: bool = False
