@@ -182,12 +182,27 @@ async def consume_until(
     return seen
 
 
-async def read_all(bootstrap: str, topic: str, *, settle: float = 1.0) -> list[Consumed]:
-    """Everything in `topic` now: reads until nothing new arrives for `settle` seconds."""
+async def read_all(
+    bootstrap: str, topic: str, *, settle: float = 1.0, timeout: float = 30.0
+) -> list[Consumed]:
+    """Everything in `topic` now: reads up to the end of every partition as the broker
+    reports it at the start (a slow first fetch does not pass for an empty topic), then
+    until nothing new arrives for `settle` seconds."""
     seen: list[Consumed] = []
     consumer = _consumer(bootstrap, topic)
     await consumer.start()
     try:
+        deadline = time.monotonic() + timeout
+        while not consumer.assignment():  # no group: assigned once metadata arrives
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: no partitions within {timeout:g} s")
+            await asyncio.sleep(0.05)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            if time.monotonic() > deadline:
+                raise AssertionError(_not_met(topic, "the end offsets", timeout, seen))
+            batches = await consumer.getmany(timeout_ms=100)
+            seen.extend(_consumed(m) for batch in batches.values() for m in batch)
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < settle:
             batches = await consumer.getmany(timeout_ms=100)
