@@ -171,7 +171,7 @@ async def stream(
         sending.set()
         caught_up, final = await _drain(worker, stats.sent, stop)
         seconds = time.monotonic() - started
-        await asyncio.sleep(1.5)  # the last score messages reach the view
+        await _settle(lambda: (len(board.scores), len(console.leads)), stop)
         if linger and not stop.is_set():
             lingering.set()
             view.refresh(force=True)
@@ -181,6 +181,20 @@ async def stream(
         await asyncio.gather(tail, poller, web)
         view.refresh(force=True)
     return DemoResult(stats, board, console, final, caught_up, seconds)
+
+
+async def _settle(sizes: Callable[[], tuple[int, int]], stop: asyncio.Event) -> None:
+    """Until the view and the console show as many leads as each other and neither has
+    changed for a second (both tail the scores topic on their own), 10 s at most."""
+    deadline = time.monotonic() + 10
+    last, since = sizes(), time.monotonic()
+    while not stop.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        now = sizes()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now[0] == now[1] and time.monotonic() - since >= 1.0:
+            return
 
 
 async def _drain(
