@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint unit kafka-up kafka-down bench promtool kcat chromium lock clean
+.PHONY: install demo test lint unit kafka-up kafka-down bench quix promtool kcat chromium lock clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
@@ -56,8 +56,15 @@ kafka-down: $(STAMP)
 	$(BIN)/leadscore kafka down
 
 # The benchmark needs the broker: started here when absent (harmless when running).
-bench: $(STAMP) kafka-up
+bench: $(STAMP) kafka-up quix
 	$(BIN)/python -m bench
 
+# The bench's Quix Streams peer, in its own virtualenv (its client is confluent-kafka).
+quix: .venv-quix/.installed
+.venv-quix/.installed: bench/quix-requirements.txt
+	$(PYTHON) -m venv .venv-quix
+	.venv-quix/bin/pip install -q -r bench/quix-requirements.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-quix var .mypy_cache .ruff_cache .pytest_cache

@@ -10,6 +10,10 @@ The table values and score messages are padded to the sizes the real worker writ
 (BENCH_FLOOR_STATE_BYTES, BENCH_FLOOR_SCORE_BYTES: the run's median state blob and score
 message), so the floor moves as many bytes through RocksDB and Kafka as the worker does.
 
+With BENCH_FLOOR_STOCK=1 the same agent runs on stock Faust instead (`stock_app`: its
+own App and Table classes and default settings, no sensors): the gap between the two is
+what leadscore's Faust settings and subclasses cost or save.
+
 Run as `python -m bench.floor` with the worker's LEADSCORE_* environment.
 """
 
@@ -24,13 +28,38 @@ from faust.web import Request, Response, View
 
 from schemas.topics import INPUTS, SCORES
 from streams.app.sensor import install_sensor
-from streams.app.worker import is_ready, leads_table, new_app
+from streams.app.worker import broker_credentials, is_ready, leads_table, new_app
 from streams.settings import Settings
 
 
+def stock_app(settings: Settings) -> tuple[faust.App, Any]:
+    """Faust as it comes: its App, Table and settings' defaults, no sensors; only what the
+    bench needs to run it (broker, store, ports, raw bytes, partitions, offsets reset)."""
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_bind=settings.web_bind,
+        web_port=settings.web_port,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    # Bytes in, bytes out, as the job's values are (tables default to json).
+    table = app.Table("leads", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    return app, table
+
+
 def create_floor_app(settings: Settings) -> faust.App:
-    app = new_app(settings)
-    table = leads_table(app, settings)
+    stock = os.environ.get("BENCH_FLOOR_STOCK") == "1"
+    if stock:
+        app, table = stock_app(settings)
+    else:
+        app = new_app(settings)
+        table = leads_table(app, settings)
     scores = app.topic(settings.topic(SCORES))
     source = app.topic(*(settings.topic(t) for t in INPUTS))
     state_bytes = int(os.environ.get("BENCH_FLOOR_STATE_BYTES", "0"))
@@ -58,7 +87,8 @@ def create_floor_app(settings: Settings) -> faust.App:
             ready = is_ready(app)
             return self.json({"ready": ready}, status=200 if ready else 503)
 
-    install_sensor(app)
+    if not stock:
+        install_sensor(app)
     return app
 
 

@@ -44,7 +44,7 @@ async def create_topic(settings: Settings, name: str, partitions: int) -> None:
 
 async def delete_prefix(settings: Settings, prefix: str) -> list[str]:
     """Delete every topic whose name starts with `prefix` (the run's own topics only)."""
-    if not prefix or not prefix.startswith("bench-"):
+    if not prefix or not prefix.removeprefix("changelog__").startswith("bench-"):
         raise ValueError(f"refusing to delete topics under {prefix!r}")
     async with admin_client(settings) as admin:
         doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]

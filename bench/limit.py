@@ -1,5 +1,6 @@
 """The raw client limit: aiokafka consuming the input topics and producing every
-message's bytes to an output topic, with no processing at all.
+message's bytes to one output topic, or two (an output and a state write), with no
+processing at all.
 
 It is what any Python service on this broker could do at best with the worker's client
 settings: one consumer in a group over the input topics (Faust's fetch settings), one
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,12 +88,13 @@ class LimitRun:
 async def run_limit(
     settings: Settings,
     inputs: list[str],
-    output: str,
+    outputs: Sequence[str],
     group: str,
     total: int,
     timeout: float,
 ) -> LimitRun:
-    """Consume `total` messages of `inputs` in `group`, producing each to `output`."""
+    """Consume `total` messages of `inputs` in `group`, producing each to every topic of
+    `outputs` (two: an output and a state write, as a stateful job sends per event)."""
     conf = faust_conf()
     consumer = AIOKafkaConsumer(
         *inputs,
@@ -141,7 +144,8 @@ async def run_limit(
                 started = time.monotonic()
             for tp, messages in batches.items():
                 for m in messages:
-                    await send(output, m.value, key=m.key)
+                    for output in outputs:
+                        await send(output, m.value, key=m.key)
                 processed[TopicPartition(tp.topic, tp.partition)] = messages[-1].offset + 1
                 consumed += len(messages)
                 since_commit += len(messages)

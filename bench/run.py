@@ -37,7 +37,7 @@ import orjson
 from bench import kafkaio
 from bench.latency import measure as measure_latency
 from bench.limit import client_settings, faust_conf, run_limit
-from bench.pipeline import compare_with_offline, run_workers, window
+from bench.pipeline import Window, compare_with_offline, run_workers, window
 from bench.report import render, write_json
 from schemas.topics import INPUTS
 from streams.core.model import ScoringModel
@@ -47,6 +47,8 @@ from streams.tools.score import score_lines
 from streams.tools.simulate import Faults, SimEvent, generate
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The Quix Streams peer's own virtualenv (`make quix`, pinned in bench/quix-requirements.txt).
+QUIX_PYTHON = Path(__file__).resolve().parent.parent / ".venv-quix" / "bin" / "python"
 EVENTS_PER_LEAD = 12  # `leadscore simulate`'s default density
 
 
@@ -204,23 +206,26 @@ async def _measure(
     input_ends = await kafkaio.end_offsets(base, inputs)
     total = kafkaio.count(input_ends)
     say(f"preloaded {total} messages in {time.monotonic() - t:.1f} s")
-    limits, pipelines = [], []
-    cpu_us: dict[str, list[float]] = {"limit": [], "worker": [], "faust_floor": []}
+    limits: list[Window] = []
+    limits2: list[Window] = []
+    pipelines: list[Window] = []
+    cpu_us: dict[str, list[float]] = {
+        "limit": [],
+        "limit_2_outputs": [],
+        "worker": [],
+        "faust_floor": [],
+        "stock_faust_floor": [],
+    }
     worker_memory: dict[str, Any] = {}
     keep = None
     last_scores: list[kafkaio.Rec] = []
     for rep in range(params.repeats):
-        lim_topic = f"{prefix}limit-out-{rep}"
-        await kafkaio.create_topic(base, lim_topic, params.partitions)
-        lim_run = await run_limit(
-            base, inputs, lim_topic, f"{prefix}limit-{rep}", total, timeout=600
-        )
-        cpu_us["limit"].append(lim_run.cpu_s / total * 1e6)
-        lim_ends = await kafkaio.end_offsets(base, [lim_topic])
-        lim_recs = await kafkaio.read_range(base, {}, lim_ends)
-        lim = window(total, lim_recs)
-        limits.append(lim)
-        say(f"rep {rep + 1}: limit {lim.eps:,.0f} events/s ({lim.seconds:.2f} s)")
+        for outputs, runs, cpu in ((1, limits, "limit"), (2, limits2, "limit_2_outputs")):
+            lim = await _raw_limit(
+                base, params.partitions, inputs, total, rep, outputs, cpu_us[cpu]
+            )
+            runs.append(lim)
+            say(f"rep {rep + 1}: raw, {outputs} output(s) {lim.eps:,.0f} events/s")
         last = rep == params.repeats - 1
         profile = args.profile if rep == 0 else None
         run, workers = await run_workers(
@@ -271,12 +276,34 @@ async def _measure(
         cpu_us["faust_floor"].append(floor.cpu_s / total * 1e6)
         say(f"faust floor (I/O only): {floor.window.eps:,.0f} events/s")
         out["faust_floor_eps"] = floor.window.eps
+        # The same agent on stock Faust: its App, Table and default settings, no sensors.
+        stock, stock_workers = await run_workers(
+            base,
+            f"{prefix}stock-floor",
+            workdir,
+            input_ends,
+            module="bench.floor",
+            env={**floor_env, "BENCH_FLOOR_STOCK": "1"},
+        )
+        for w in stock_workers:
+            w.stop()
+        cpu_us["stock_faust_floor"].append(stock.cpu_s / total * 1e6)
+        say(f"stock faust floor (I/O only): {stock.window.eps:,.0f} events/s")
+        out["stock_faust_floor_eps"] = stock.window.eps
+        peer = await _quix_peer(base, params.partitions, inputs, total, workdir)
+        if peer is not None:
+            out["quix_peer"] = peer
+            cpu_us["quix_peer"] = [peer["cpu_us_per_event"]]
+            say(f"quix streams peer: {peer['eps']:,.0f} events/s")
         limit_eps = statistics.median(w.eps for w in limits)
         pipeline_eps = statistics.median(w.eps for w in pipelines)
+        out["limit_2_outputs_eps"] = statistics.median(w.eps for w in limits2)
         out["throughput"] = {
             "limit_runs": [asdict(w) | {"eps": round(w.eps)} for w in limits],
+            "limit_2_outputs_runs": [asdict(w) | {"eps": round(w.eps)} for w in limits2],
             "pipeline_runs": [asdict(w) | {"eps": round(w.eps)} for w in pipelines],
             "faust_floor_run": asdict(floor.window) | {"eps": round(floor.window.eps)},
+            "stock_faust_floor_run": asdict(stock.window) | {"eps": round(stock.window.eps)},
             "client_settings": client_settings(faust_conf()),
         }
         out["cpu_us_per_event"] = {k: round(statistics.median(v), 1) for k, v in cpu_us.items()}
@@ -334,6 +361,60 @@ async def _measure(
     out["memory_probes"] = probes
 
     return out
+
+
+async def _raw_limit(
+    base: Settings,
+    partitions: int,
+    inputs: list[str],
+    total: int,
+    rep: int,
+    outputs: int,
+    cpu_us: list[float],
+) -> Window:
+    """One raw aiokafka run over the inputs, sending each message to `outputs` topics."""
+    prefix = base.topic_prefix
+    topics = [f"{prefix}limit{outputs}-out{n}-{rep}" for n in range(outputs)]
+    for topic in topics:
+        await kafkaio.create_topic(base, topic, partitions)
+    run = await run_limit(base, inputs, topics, f"{prefix}limit{outputs}-{rep}", total, 600)
+    cpu_us.append(run.cpu_s / total * 1e6)
+    ends = await kafkaio.end_offsets(base, topics[:1])
+    return window(total, await kafkaio.read_range(base, {}, ends))
+
+
+async def _quix_peer(
+    base: Settings, partitions: int, inputs: list[str], total: int, workdir: Path
+) -> dict[str, Any] | None:
+    """The floor's stateful job on Quix Streams, in its own virtualenv (`make quix`); None
+    when that is not installed."""
+    if not QUIX_PYTHON.exists():
+        say(f"quix streams peer: skipped ({QUIX_PYTHON} missing: `make quix`)")
+        return None
+    prefix = base.topic_prefix
+    output, group = f"{prefix}quix-out", f"{prefix}quix"
+    await kafkaio.create_topic(base, output, partitions)
+    script = Path(__file__).resolve().parent / "quix_peer.py"
+    args = [base.kafka_bootstrap, group, output, total, workdir / "quix-state", *inputs]
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [str(QUIX_PYTHON), str(script), *map(str, args)],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        result: dict[str, Any] = orjson.loads(done.stdout.splitlines()[-1])
+        ends = await kafkaio.end_offsets(base, [output])
+        win = window(total, await kafkaio.read_range(base, {}, ends))
+    finally:  # Quix names its changelogs after the group: outside the run's prefix
+        await kafkaio.delete_prefix(base, f"changelog__{group}")
+    return {
+        "eps": win.eps,
+        "run": asdict(win) | {"eps": round(win.eps)},
+        "cpu_us_per_event": round(result["cpu_s"] / total * 1e6, 1),
+        "quixstreams": result["version"],
+    }
 
 
 async def _exactly_once(
