@@ -623,6 +623,15 @@ class Report:
             copies[record.json()["alert_id"]].append(record)
         return [r for _id, rs in sorted(copies.items()) if len(rs) > 1 for r in rs]
 
+    def repeated_scores(self) -> list[Consumed]:
+        """Every copy of a score message whose cause was published more than once."""
+        copies: dict[str, list[Consumed]] = defaultdict(list)
+        for record in self.outcome.scores:
+            doc = record.json()
+            if doc is not None:
+                copies[doc["cause_event_id"]].append(record)
+        return [r for _id, rs in sorted(copies.items()) if len(rs) > 1 for r in rs]
+
     def reference_alerts(self) -> tuple[list[dict[str, Any]], set[str]]:
         """The offline scorer's alerts for each lead's events in the stream's order, and
         the leads whose order the score messages do not tell whole (some event has no
@@ -736,6 +745,8 @@ class Report:
             *(f"fault {n}: {kill}" for n, kill in enumerate(self.kills, 1)),
             *self.notes,
         ]
+        if o.exactly_once and repeated:  # for a post-mortem: which, where, when
+            lines += [f"  repeated score: {r.brief(300)}" for r in self.repeated_scores()[:12]]
         return "\n".join(lines)
 
     def assert_clean(self) -> None:
