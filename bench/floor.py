@@ -28,7 +28,7 @@ from faust.web import Request, Response, View
 
 from schemas.topics import INPUTS, SCORES
 from streams.app.sensor import install_sensor
-from streams.app.worker import broker_credentials, is_ready, leads_table, new_app
+from streams.app.worker import app_endpoints, is_ready, leads_table, new_app
 from streams.settings import Settings
 
 
@@ -37,12 +37,7 @@ def stock_app(settings: Settings) -> tuple[faust.App, Any]:
     bench needs to run it (broker, store, ports, raw bytes, partitions, offsets reset)."""
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
-        broker_credentials=broker_credentials(settings),
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_bind=settings.web_bind,
-        web_port=settings.web_port,
+        **app_endpoints(settings),
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",

@@ -130,18 +130,26 @@ class _App(faust.App):  # type: ignore[misc]
         return install_flushing_transactions(super()._new_transport())
 
 
+def app_endpoints(settings: Settings) -> dict[str, Any]:
+    """Where a Faust app of these settings connects, keeps its store and serves: the broker
+    with its credentials, the store and data dir, the web bind address and port."""
+    return {
+        "broker": [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        "broker_credentials": broker_credentials(settings),
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "web_bind": settings.web_bind,
+        "web_port": settings.web_port,
+    }
+
+
 def new_app(settings: Settings) -> faust.App:
     """The Faust app with the worker's settings, before any agent (the bench reuses it)."""
     app = _App(
         settings.app_id,
-        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
-        broker_credentials=broker_credentials(settings),
-        store=settings.store,
-        datadir=str(settings.data_dir),
+        **app_endpoints(settings),
         # The server binds web_bind; peers (table routing, GET /leads/{id}) reach this worker
         # at its advertised URL, which must never be 0.0.0.0 (settings.py derives one).
-        web_bind=settings.web_bind,
-        web_port=settings.web_port,
         canonical_url=settings.effective_advertised_url,
         # Only the worker's own pages (/healthz, /readyz, /metrics, /leads/{id}), see _App.
         # Table writes go to the event's partition, with no metadata lookup (tables.py).
