@@ -416,6 +416,8 @@ class Pipeline:
         score again only if the crash lost its row)."""
         if step.tombstone and self.history_store.get(lead_id) is not None:
             del self.history_store[lead_id]
+        if step.score is None and not rewrite:
+            return  # nothing to record: no read either (sweeps publish states only)
         kept = self.history_store.get(lead_id)
         written = None
         if step.score is not None:
