@@ -262,34 +262,28 @@ async def _measure(
         }
         out["faust_floor_sizes"] = floor_env
         floor_profile = args.profile.with_suffix(".floor.raw") if args.profile else None
-        floor, floor_workers = await run_workers(
-            base,
-            f"{prefix}floor",
-            workdir,
-            input_ends,
-            module="bench.floor",
-            env=floor_env,
-            profile=floor_profile,
-        )
-        for w in floor_workers:
-            w.stop()
-        cpu_us["faust_floor"].append(floor.cpu_s / total * 1e6)
-        say(f"faust floor (I/O only): {floor.window.eps:,.0f} events/s")
-        out["faust_floor_eps"] = floor.window.eps
-        # The same agent on stock Faust: its App, Table and default settings, no sensors.
-        stock, stock_workers = await run_workers(
-            base,
-            f"{prefix}stock-floor",
-            workdir,
-            input_ends,
-            module="bench.floor",
-            env={**floor_env, "BENCH_FLOOR_STOCK": "1"},
-        )
-        for w in stock_workers:
-            w.stop()
-        cpu_us["stock_faust_floor"].append(stock.cpu_s / total * 1e6)
-        say(f"stock faust floor (I/O only): {stock.window.eps:,.0f} events/s")
-        out["stock_faust_floor_eps"] = stock.window.eps
+        # leadscore's app, settings, table and sensors; then the same agent on stock Faust
+        # (its App, Table and default settings, no sensors).
+        floors: dict[str, Window] = {}
+        for name, env, profile in (
+            ("faust_floor", floor_env, floor_profile),
+            ("stock_faust_floor", {**floor_env, "BENCH_FLOOR_STOCK": "1"}, None),
+        ):
+            run, floor_workers = await run_workers(
+                base,
+                f"{prefix}{name}",
+                workdir,
+                input_ends,
+                module="bench.floor",
+                env=env,
+                profile=profile,
+            )
+            for w in floor_workers:
+                w.stop()
+            cpu_us[name].append(run.cpu_s / total * 1e6)
+            floors[name] = run.window
+            out[f"{name}_eps"] = run.window.eps
+            say(f"{name.replace('_', ' ')} (I/O only): {run.window.eps:,.0f} events/s")
         peer = await _quix_peer(base, params.partitions, inputs, total, workdir)
         if peer is not None:
             out["quix_peer"] = peer
@@ -302,8 +296,7 @@ async def _measure(
             "limit_runs": [asdict(w) | {"eps": round(w.eps)} for w in limits],
             "limit_2_outputs_runs": [asdict(w) | {"eps": round(w.eps)} for w in limits2],
             "pipeline_runs": [asdict(w) | {"eps": round(w.eps)} for w in pipelines],
-            "faust_floor_run": asdict(floor.window) | {"eps": round(floor.window.eps)},
-            "stock_faust_floor_run": asdict(stock.window) | {"eps": round(stock.window.eps)},
+            **{f"{k}_run": asdict(w) | {"eps": round(w.eps)} for k, w in floors.items()},
             "client_settings": client_settings(faust_conf()),
         }
         out["cpu_us_per_event"] = {k: round(statistics.median(v), 1) for k, v in cpu_us.items()}
