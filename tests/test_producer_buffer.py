@@ -437,6 +437,69 @@ async def test_the_worker_recovers_to_the_brokers_stable_end(tmp_path: Any) -> N
     assert asked == [[changelog]]
 
 
+def test_faust_resumes_stream_partitions_before_their_seek_and_empties_queues() -> None:
+    """Upstream behaviour StableEndsConsumer works around: at the end of a recovery Faust
+    resumes the stream partitions, then seeks them to their committed offsets, and the
+    flow's resume empties every stream's queue. Events fetched in between were handled from
+    the old positions, and those queued at the resume were dropped, then committed past.
+    When this fails, upstream seeks first (or keeps the queues) and the override can go."""
+    import inspect
+
+    from faust.tables.recovery import Recovery
+    from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
+    for method in (Recovery.on_recovery_completed, Recovery._resume_streams):
+        source = inspect.getsource(method)
+        assert source.index("resume_partitions") < source.index("perform_seek")
+    flow = FlowControlEvent()
+    flow.resume()
+    queue: FlowControlQueue[int] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+    queue.put_nowait(1)
+    flow.resume()  # already flowing: a resume all the same
+    assert queue.empty()
+
+
+async def test_stream_partitions_resume_only_once_sought(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From an assignment until its recovery's seek, resuming a stream partition is held
+    back (changelogs resume: recovery reads them); the seek then resumes it, at the
+    committed offset."""
+    from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+    from faust.types import TP
+
+    from schemas import topics
+    from streams.app.producer import StableEndsConsumer
+    from streams.app.worker import leads_table
+
+    settings = Settings(data_dir=tmp_path)
+    app = new_app(settings)
+    consumer = app.consumer
+    assert isinstance(consumer, StableEndsConsumer)
+    changelog = TP(leads_table(app, settings).changelog_topic.get_topic_name(), 0)
+    stream = TP(settings.topic(topics.FORMS.name), 0)
+
+    async def upstream_assigned(*args: Any) -> None:
+        return None
+
+    async def committed() -> dict[TP, int]:
+        return {stream: 7, changelog: 3}
+
+    monkeypatch.setattr(FaustConsumer, "on_partitions_assigned", upstream_assigned)
+    monkeypatch.setattr(consumer._thread, "seek_to_committed", committed)
+    monkeypatch.setattr(consumer._thread, "assignment", lambda: {stream, changelog})
+    await consumer.on_partitions_assigned({stream, changelog})
+    consumer._set_active_tps(set())
+    consumer.resume_partitions({stream, changelog})
+    assert consumer._get_active_partitions() == {changelog}
+    await consumer.perform_seek()
+    assert consumer._get_active_partitions() == {stream, changelog}
+    assert consumer._read_offset[stream] == 7
+    consumer.pause_partitions({stream})
+    consumer.resume_partitions({stream})  # sought: no longer held back
+    assert stream in consumer._get_active_partitions()
+
+
 async def test_a_failed_transaction_commit_stops_the_worker() -> None:
     """aiokafka's transactional sender dies when the broker goes away mid-commit, and the
     tables hold events whose changelog writes were not committed: the worker stops (a

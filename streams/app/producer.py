@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple, cast
 
 from aiokafka.errors import KafkaError, ProducerFenced
@@ -367,10 +367,41 @@ class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust i
 
 
 class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust is untyped
-    """Faust's aiokafka consumer with a StableEndsThread."""
+    """Faust's aiokafka consumer with a StableEndsThread, whose stream partitions resume
+    only once they are sought to their committed offsets.
+
+    At the end of every recovery Faust resumes the stream partitions, then seeks them to
+    their committed offsets (a broker round trip per partition), then resumes the flow,
+    which empties every stream's queue (mode's `FlowControlEvent.resume`). Events fetched
+    in between were handled from the positions before the seek, and those still queued at
+    the flow's resume were dropped: read, never handled, and committed past, as the seek's
+    read offsets make the next fetched offsets look like gaps (docs/delivery.md, section 9,
+    gap 8). Held back until the seek, the stream partitions have nothing queued by then.
+    """
+
+    _awaiting_seek = True  # from an assignment until its recovery's seek
+    _held_back: frozenset[TP] = frozenset()
 
     def _new_consumer_thread(self) -> StableEndsThread:
         return StableEndsThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        self._awaiting_seek, self._held_back = True, frozenset()
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def resume_partitions(self, tps: Iterable[TP]) -> None:
+        resumed = set(tps)
+        if self._awaiting_seek:
+            streams = {tp for tp in resumed if not self._is_changelog_tp(tp)}
+            self._held_back |= streams
+            resumed -= streams
+        super().resume_partitions(resumed)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        held, self._awaiting_seek, self._held_back = self._held_back, False, frozenset()
+        if held:
+            super().resume_partitions(held & set(self.assignment()))
 
 
 def install_flushing_transactions(transport: Any) -> Any:
