@@ -413,14 +413,24 @@ def test_faust_recovers_under_transactions_to_a_cached_stable_offset() -> None:
     assert "not be available until some messages are" in " ".join(doc.split())
 
 
-async def test_the_worker_recovers_to_the_brokers_stable_end(tmp_path: Any) -> None:
+async def test_the_worker_recovers_to_where_the_changelog_data_ends(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The highwater is the broker's stable end read back to the last data record (a
+    commit marker ends the changelog, and Faust waited 10 s for it); at_least_once keeps
+    the end offset (no markers)."""
     from faust.types import TP
 
+    from streams.app import producer
     from streams.app.producer import StableEndsThread
 
     app = new_app(Settings(data_dir=tmp_path, processing_guarantee="exactly_once"))
-    assert isinstance(app.consumer._thread, StableEndsThread)
+    thread = app.consumer._thread
+    assert isinstance(thread, StableEndsThread)
+    reader = thread._tail_reader()
+    assert (reader._group_id, reader._isolation_level) == (None, "read_committed")
     asked: list[list[TP]] = []
+    changelog = TP("p.leadscore-leads-changelog", 0)
 
     class Consumer:
         async def end_offsets(self, partitions: list[TP]) -> dict[TP, int]:
@@ -430,11 +440,31 @@ async def test_the_worker_recovers_to_the_brokers_stable_end(tmp_path: Any) -> N
         def last_stable_offset(self, tp: TP) -> None:
             raise AssertionError("known only after a fetch")
 
+    class Reader:
+        started = stopped = False
+
+        async def start(self) -> None:
+            self.started = True
+
+        async def stop(self) -> None:
+            self.stopped = True
+
+    tail = Reader()
+
+    async def after_last_records(consumer: Any, ends: dict[TP, int]) -> dict[TP, int]:
+        assert consumer is tail and consumer.started
+        return {tp: end - 1 for tp, end in ends.items()}  # a commit marker at 957
+
+    monkeypatch.setattr(producer, "after_last_records", after_last_records)
     thread = object.__new__(StableEndsThread)
     thread._consumer = Consumer()
-    changelog = TP("p.leadscore-leads-changelog", 0)
+    thread._tail_reader = lambda: tail
+    thread.consumer = SimpleNamespace(in_transaction=True)
+    assert await thread._highwaters([changelog]) == {changelog: 957}
+    assert tail.stopped
+    thread.consumer = SimpleNamespace(in_transaction=False)
     assert await thread._highwaters([changelog]) == {changelog: 958}
-    assert asked == [[changelog]]
+    assert asked == [[changelog], [changelog]]
 
 
 def test_faust_resumes_stream_partitions_before_their_seek_and_empties_queues() -> None:

@@ -27,7 +27,8 @@ With `exactly_once` these gaps of Faust's are closed here (docs/delivery.md, sec
 - Faust leaves transactions open across a rebalance, then replays each partition from its
   committed offset: the open transactions are aborted first.
 - Faust's recovery reads a changelog's end from a cache that is empty before the first
-  fetch, and recovered empty tables: `StableEndsConsumer` asks the broker.
+  fetch, and recovered empty tables, or waits 10 s for a commit marker it is never handed:
+  `StableEndsConsumer` asks the broker where the data ends.
 """
 
 from __future__ import annotations
@@ -39,16 +40,23 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple, cast
 
+import aiokafka
 from aiokafka.errors import KafkaError, ProducerFenced
 from faust.exceptions import ProducerSendError
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import (
+    AIOKafkaConsumerThread,
+    credentials_to_aiokafka_auth,
+    server_list,
+)
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from faust.types.topics import TopicT
 from faust.types.tuples import FutureMessage
+
+from streams.kafka.ends import after_last_records
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +356,7 @@ def install_draining_buffer(producer: Any, *, transactional: bool = False) -> An
 
 
 class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust is untyped
-    """Faust's consumer thread, asking the broker where each changelog ends.
+    """Faust's consumer thread, telling recovery where each changelog's data ends.
 
     Under exactly_once Faust's recovery takes a changelog's end from aiokafka's
     `last_stable_offset(tp)`, which is only known once a fetch of that partition has
@@ -357,13 +365,39 @@ class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust i
     the leads it had forgotten. `end_offsets` asks the broker (ListOffsets), which answers a
     read_committed consumer with the last stable offset: the same end, always known.
 
-    That end is a commit marker, which recovery is never handed, so Faust waits two
-    5-second timeouts before it gives up on it (docs/delivery.md, section 9, gap 5).
+    That end is a commit marker, which recovery is never handed: Faust then waits for two
+    5-second timeouts before it gives up on it (about 12 s per recovery, a failover
+    included). The highwater given is the offset after the last committed data record
+    instead, read back by a consumer of no group, and recovery ends as that record is applied.
     """
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         ends: Mapping[TP, int] = await self._ensure_consumer().end_offsets(partitions)
-        return ends
+        if not self.consumer.in_transaction:
+            return ends  # no markers: upstream's own answer
+        if not any(ends.values()):
+            # Empty changelogs (a first start). A consumer stopped before it awaited
+            # anything raises CancelledError from its stop() (aiokafka 0.12).
+            return ends
+        reader = self._tail_reader()
+        await reader.start()
+        try:
+            after = await after_last_records(reader, ends)
+        finally:
+            await reader.stop()
+        return {TP(tp.topic, tp.partition): offset for tp, offset in after.items()}
+
+    def _tail_reader(self) -> aiokafka.AIOKafkaConsumer:
+        """A read_committed consumer of no group, connected like the worker's own."""
+        conf, transport = self.app.conf, cast(Any, self.transport)
+        return aiokafka.AIOKafkaConsumer(
+            client_id=conf.broker_client_id,
+            bootstrap_servers=server_list(transport.url, transport.default_port),
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
+            **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
+        )
 
 
 class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust is untyped
