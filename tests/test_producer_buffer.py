@@ -480,7 +480,10 @@ def test_faust_resumes_stream_partitions_before_their_seek_and_empties_queues() 
 
     for method in (Recovery.on_recovery_completed, Recovery._resume_streams):
         source = inspect.getsource(method)
-        assert source.index("resume_partitions") < source.index("perform_seek")
+        seek = source.index("perform_seek")
+        assert source.index("resume_partitions") < seek
+        # ...and after the seek resumes the flow (StableEndsConsumer resumes them there).
+        assert seek < source.rindex("flow_control.resume()") < source.rindex("resume_flow()")
     flow = FlowControlEvent()
     flow.resume()
     queue: FlowControlQueue[int] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
@@ -493,8 +496,8 @@ async def test_stream_partitions_resume_only_once_sought(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From an assignment until its recovery's seek, resuming a stream partition is held
-    back (changelogs resume: recovery reads them); the seek then resumes it, at the
-    committed offset."""
+    back (changelogs resume: recovery reads them); it resumes, at its committed offset, when
+    the flow resumes after the seek (which empties the streams' queues)."""
     from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
     from faust.types import TP
 
@@ -522,7 +525,11 @@ async def test_stream_partitions_resume_only_once_sought(
     consumer._set_active_tps(set())
     consumer.resume_partitions({stream, changelog})
     assert consumer._get_active_partitions() == {changelog}
+    consumer.resume_flow()  # recovery resumes the flow while it reads the changelogs
+    assert consumer._get_active_partitions() == {changelog}
     await consumer.perform_seek()
+    assert consumer._get_active_partitions() == {changelog}
+    consumer.resume_flow()
     assert consumer._get_active_partitions() == {stream, changelog}
     assert consumer._read_offset[stream] == 7
     consumer.pause_partitions({stream})

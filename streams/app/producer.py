@@ -410,7 +410,8 @@ class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust 
     in between were handled from the positions before the seek, and those still queued at
     the flow's resume were dropped: read, never handled, and committed past, as the seek's
     read offsets make the next fetched offsets look like gaps (docs/delivery.md, section 9,
-    gap 8). Held back until the seek, the stream partitions have nothing queued by then.
+    gap 8). Held back until the flow resumes after the seek, the stream partitions have
+    nothing queued by then.
     """
 
     _awaiting_seek = True  # from an assignment until its recovery's seek
@@ -433,8 +434,12 @@ class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust 
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        held, self._awaiting_seek, self._held_back = self._held_back, False, frozenset()
-        if held:
+        self._awaiting_seek = False  # what is held back resumes with the flow
+
+    def resume_flow(self) -> None:
+        super().resume_flow()
+        if not self._awaiting_seek and self._held_back:
+            held, self._held_back = self._held_back, frozenset()
             super().resume_partitions(held & set(self.assignment()))
 
 
