@@ -537,6 +537,49 @@ async def test_stream_partitions_resume_only_once_sought(
     assert stream in consumer._get_active_partitions()
 
 
+def test_faust_hands_aiokafka_its_live_set_of_active_partitions() -> None:
+    """Upstream behaviour StableEndsThread works around: Faust passes its own set of active
+    partitions to the consumer thread, aiokafka reads an empty set as every partition, and
+    Faust drops the records of partitions not active (after aiokafka moved past them)."""
+    import inspect
+
+    from aiokafka.consumer.fetcher import Fetcher
+    from faust.transport.consumer import Consumer
+
+    assert "active_partitions = self._get_active_partitions()" in inspect.getsource(
+        Consumer._wait_next_records
+    )
+    assert "if partitions and tp not in partitions" in inspect.getsource(Fetcher.fetched_records)
+    assert "tp in active_partitions" in inspect.getsource(Consumer.getmany)
+
+
+async def test_the_consumer_thread_fetches_for_a_copy_of_the_active_partitions() -> None:
+    from contextlib import nullcontext
+
+    from faust.types import TP
+
+    from streams.app.producer import StableEndsThread
+
+    asked: list[Any] = []
+
+    class Fetcher:
+        _closed = False
+        _subscriptions = SimpleNamespace(fetch_context=nullcontext)
+
+        async def fetched_records(self, partitions: Any, **kwargs: Any) -> dict[Any, Any]:
+            asked.append(partitions)
+            return {}
+
+    thread = object.__new__(StableEndsThread)
+    thread.consumer = SimpleNamespace(flow_active=True)
+    consumer = SimpleNamespace(_closed=False, _fetcher=Fetcher())
+    active = {TP("p.leads.forms", 0)}
+    assert await thread._fetch_records(consumer, set(), timeout=1.0) == {}
+    assert asked == []  # none active: nothing fetched (aiokafka would fetch every one)
+    await thread._fetch_records(consumer, active, timeout=1.0)
+    assert asked == [active] and asked[0] is not active
+
+
 async def test_a_failed_transaction_commit_stops_the_worker() -> None:
     """aiokafka's transactional sender dies when the broker goes away mid-commit, and the
     tables hold events whose changelog writes were not committed: the worker stops (a

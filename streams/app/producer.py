@@ -399,6 +399,30 @@ class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust i
             **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
         )
 
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        """Faust's fetch, with a copy of its active partitions taken here, and nothing
+        fetched when there are none.
+
+        Faust hands over its own set, which the worker's thread changes while aiokafka waits
+        for records, and aiokafka reads an empty set as every partition: records of paused
+        partitions came back, Faust dropped them as not active, and aiokafka had moved past
+        them. (StableEndsConsumer's held-back assignment empties the set during a seek.)
+        """
+        partitions: Any = active_partitions  # None in a client-only app: every partition
+        if partitions is not None:
+            if not partitions:
+                return {}
+            partitions = set(partitions)
+        return await super()._fetch_records(
+            consumer, partitions, timeout=timeout, max_records=max_records
+        )
+
 
 class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust is untyped
     """Faust's aiokafka consumer with a StableEndsThread, whose stream partitions resume
@@ -411,7 +435,7 @@ class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust 
     the flow's resume were dropped: read, never handled, and committed past, as the seek's
     read offsets make the next fetched offsets look like gaps (docs/delivery.md, section 9,
     gap 8). Held back until the flow resumes after the seek, the stream partitions have
-    nothing queued by then.
+    nothing queued by then (and StableEndsThread fetches nothing while none is active).
     """
 
     _awaiting_seek = True  # from an assignment until its recovery's seek
