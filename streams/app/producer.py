@@ -29,6 +29,10 @@ With `exactly_once` these gaps of Faust's are closed here (docs/delivery.md, sec
 - Faust's recovery reads a changelog's end from a cache that is empty before the first
   fetch, and recovered empty tables, or waits 10 s for a commit marker it is never handed:
   `StableEndsConsumer` asks the broker where the data ends.
+
+In both guarantees `StableEndsConsumer` makes the seek that ends each recovery the one place
+stream partitions start from: they resume only once sought, and a partition without a
+committed offset is sought to its start, so no record fetched before the seek is skipped.
 """
 
 from __future__ import annotations
@@ -398,6 +402,31 @@ class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust i
             request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
             **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
         )
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        # Faust's type; aiokafka answers None for a partition without a committed offset.
+        return cast(Mapping[TP, int], await self.call_thread(self._seek_to_committed))
+
+    async def _seek_to_committed(self) -> Mapping[TP, int | None]:
+        """aiokafka's seek to the committed offsets, and to the start for stream partitions
+        without one.
+
+        aiokafka seeks only to committed offsets above 0: a partition with none kept the
+        position of its last fetch. Records Faust fetched and then dropped (its partition
+        paused between the fetch and the hand-over, a rebalance, the flow stopped) were
+        never read again: a failover lost the first events of a partition that no worker
+        had committed yet. Changelogs keep their positions (recovery seeks them itself).
+        """
+        consumer = self._ensure_consumer()
+        committed: Mapping[TP, int | None] = await consumer.seek_to_committed()
+        unsought = [
+            tp
+            for tp, offset in committed.items()
+            if not offset and not self.consumer._is_changelog_tp(tp)
+        ]
+        if unsought:
+            await consumer.seek_to_beginning(*unsought)
+        return committed
 
     async def _fetch_records(
         self,
