@@ -30,8 +30,10 @@ from streams.settings import Settings
 
 
 def faust_conf() -> Any:
-    """The effective Faust settings of the worker (its TUNING over Faust's defaults)."""
-    return faust.App("bench-settings-probe", **TUNING).conf
+    """The effective Faust settings of the worker (its TUNING and default linger over
+    Faust's defaults)."""
+    linger = Settings().producer_linger_ms / 1000.0
+    return faust.App("bench-settings-probe", **TUNING, producer_linger=linger).conf
 
 
 def producer_kwargs(conf: Any) -> dict[str, Any]:

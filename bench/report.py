@@ -137,24 +137,10 @@ def render(r: dict[str, Any]) -> str:
             )
         )
     if "exactly_once" in r:
-        eos = r["exactly_once"]
-        elat = eos["latency"]
-        same = "yes" if eos["equals_offline"]["ok"] else "NO"
-        rows.append(
-            (
-                "exactly_once worker",
-                f"{_n(eos['eps'])} ev/s",
-                f"{_n(eos['cpu_us_per_event'])} us CPU/event, commit every "
-                f"{eos['commit_interval_seconds']:g} s, final scores = offline: {same}",
-            )
-        )
-        rows.append(
-            (
-                "exactly_once latency p50 / p95 / p99",
-                f"{_n(elat['p50_ms'])} / {_n(elat['p95_ms'])} / {_n(elat['p99_ms'])} ms",
-                f"to a read_committed consumer, at {_n(elat['rate'])} ev/s offered",
-            )
-        )
+        rows += _variant_rows("exactly_once", r["exactly_once"])
+    for name, variant in r.get("variants", {}).items():
+        changed = ", ".join(f"{k}={v}" for k, v in variant["settings"].items())
+        rows += _variant_rows(f"variant {name}", variant, f"{changed}; ")
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [
         f"leadscore bench: {p['events']:,} events ({p['leads']:,} leads), "
@@ -167,3 +153,23 @@ def render(r: dict[str, Any]) -> str:
     for row in rows:
         lines.append("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def _variant_rows(label: str, v: dict[str, Any], changed: str = "") -> list[tuple[str, str, str]]:
+    """A worker run with other settings (exactly_once, --variant): throughput, CPU and
+    parity, then latency at the main worker's offered load."""
+    lat = v["latency"]
+    same = "yes" if v["equals_offline"]["ok"] else "NO"
+    return [
+        (
+            f"{label} worker",
+            f"{_n(v['eps'])} ev/s",
+            f"{changed}{_n(v['cpu_us_per_event'])} us CPU/event, commit every "
+            f"{v['commit_interval_seconds']:g} s, final scores = offline: {same}",
+        ),
+        (
+            f"{label} latency p50 / p95 / p99",
+            f"{_n(lat['p50_ms'])} / {_n(lat['p95_ms'])} / {_n(lat['p99_ms'])} ms",
+            f"to a read_committed consumer, at {_n(lat['rate'])} ev/s offered",
+        ),
+    ]

@@ -20,6 +20,7 @@ import asyncio
 import os
 import pickle
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -83,6 +84,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         type=Path,
         metavar="FILE",
         help="py-spy records the first worker into FILE (raw), the floor into FILE.floor.raw",
+    )
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE[,FIELD=VALUE]",
+        help="also run a worker with these settings changed, on its own copy of the inputs "
+        "(e.g. linger5:producer_linger_ms=5); repeatable",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -320,9 +330,13 @@ async def _measure(
     out.update(latency_p50_ms=lat.p50_ms, latency_p95_ms=lat.p95_ms, latency_p99_ms=lat.p99_ms)
     say(f"latency: p50 {lat.p50_ms:.0f} ms, p95 {lat.p95_ms:.0f} ms, p99 {lat.p99_ms:.0f} ms")
 
-    # 6. exactly_once, with every at_least_once worker stopped.
-    eos = await _exactly_once(params, prefix, workdir, events, offline, fresh, rate)
+    # 6. exactly_once, with every at_least_once worker stopped, then any other variants.
+    eos = await _variant(EXACTLY_ONCE, params, prefix, workdir, events, offline, fresh, rate)
     out["exactly_once"] = eos
+    for variant in args.variant:
+        out.setdefault("variants", {})[variant.name] = await _variant(
+            variant, params, prefix, workdir, events, offline, fresh, rate
+        )
     out.update(
         exactly_once_eps=eos["eps"],
         exactly_once_latency_p50_ms=eos["latency"]["p50_ms"],
@@ -410,7 +424,36 @@ async def _quix_peer(
     }
 
 
-async def _exactly_once(
+@dataclass(frozen=True)
+class Variant:
+    """A worker run with some settings changed, on its own copy of the inputs."""
+
+    name: str
+    update: dict[str, Any]  # Settings fields, validated
+
+
+EXACTLY_ONCE = Variant("exactly_once", {"processing_guarantee": "exactly_once"})
+
+
+def parse_variant(text: str) -> Variant:
+    """`NAME:FIELD=VALUE[,FIELD=VALUE]`, each FIELD a Settings field (LEADSCORE_FIELD)."""
+    name, _, assignments = text.partition(":")
+    pairs = dict(item.split("=", 1) for item in assignments.split(",") if "=" in item)
+    unknown = sorted(set(pairs) - set(Settings.model_fields))
+    if not re.fullmatch(r"[a-z0-9_-]{1,32}", name) or not pairs or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: want NAME:FIELD=VALUE[,FIELD=VALUE], NAME in [a-z0-9_-], FIELD a "
+            f"Settings field" + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    try:
+        validated = Settings.model_validate(pairs)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
+    return Variant(name, {field: getattr(validated, field) for field in pairs})
+
+
+async def _variant(
+    variant: Variant,
     params: Params,
     prefix: str,
     workdir: Path,
@@ -419,35 +462,37 @@ async def _exactly_once(
     fresh: list[SimEvent],
     rate: float,
 ) -> dict[str, Any]:
-    """One exactly_once worker on its own copy of the inputs (under the bench's prefix, so
-    deleted with it): throughput, parity with offline, latency to read_committed."""
-    eprefix = f"{prefix}eos."
-    eos = Settings().model_copy(
-        update={
-            "topic_prefix": eprefix,
-            "app_id": f"{eprefix}leadscore",
-            "processing_guarantee": "exactly_once",
-        }
+    """One worker of the variant's settings on its own copy of the inputs (under the bench's
+    prefix, so deleted with it): throughput, parity with offline, latency to
+    read_committed, at the same offered load as the main worker."""
+    vprefix = f"{prefix}{variant.name}."
+    settings = Settings().model_copy(
+        update={"topic_prefix": vprefix, "app_id": f"{vprefix}leadscore", **variant.update}
     )
-    await create_topics(eos, params.partitions)
-    await kafkaio.produce_events(eos, events)
-    ends = await kafkaio.end_offsets(eos, [eos.topic(t) for t in INPUTS])
+    await create_topics(settings, params.partitions)
+    await kafkaio.produce_events(settings, events)
+    ends = await kafkaio.end_offsets(settings, [settings.topic(t) for t in INPUTS])
     total = kafkaio.count(ends)
-    say(f"exactly_once: one worker, commit interval {eos.effective_commit_interval:g} s ...")
-    run, workers = await run_workers(eos, eos.app_id, workdir, ends)
+    changed = ", ".join(f"{k}={v}" for k, v in variant.update.items())
+    say(
+        f"{variant.name}: one worker ({changed}), commit every "
+        f"{settings.effective_commit_interval:g} s ..."
+    )
+    run, workers = await run_workers(settings, settings.app_id, workdir, ends)
     try:
         ok, detail = compare_with_offline(run.scores, offline)
-        say(f"exactly_once: {run.window.eps:,.0f} events/s; final scores vs offline: {detail}")
-        say(f"exactly_once latency: {len(fresh)} events at {rate:,.0f}/s ...")
-        lat = await measure_latency(eos, eos.app_id, fresh, rate)
+        say(f"{variant.name}: {run.window.eps:,.0f} events/s; final scores vs offline: {detail}")
+        say(f"{variant.name} latency: {len(fresh)} events at {rate:,.0f}/s ...")
+        lat = await measure_latency(settings, settings.app_id, fresh, rate)
     finally:
         for w in workers:
             w.stop()
-    say(f"exactly_once latency: p50 {lat.p50_ms:.0f} ms, p99 {lat.p99_ms:.0f} ms")
+    say(f"{variant.name} latency: p50 {lat.p50_ms:.0f} ms, p99 {lat.p99_ms:.0f} ms")
     return {
+        "settings": {k: str(v) for k, v in variant.update.items()},
         "eps": run.window.eps,
         "cpu_us_per_event": round(run.cpu_s / total * 1e6, 1),
-        "commit_interval_seconds": eos.effective_commit_interval,
+        "commit_interval_seconds": settings.effective_commit_interval,
         "equals_offline": {"ok": ok, "detail": detail},
         "latency": asdict(lat),
     }

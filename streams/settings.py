@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     commit_interval_seconds: float | None = Field(
         None, gt=0, description="offset commit period [default: 2.8 s, 0.2 s with exactly_once]"
     )
+    producer_linger_ms: float = Field(
+        20.0,
+        ge=0,
+        le=1000,
+        description="how long an output waits to fill a batch: latency against throughput",
+    )
     session_timeout_seconds: float = Field(
         60.0, ge=6, description="consumer group session timeout: how long a dead worker holds"
     )

@@ -302,6 +302,13 @@ def test_the_worker_app_uses_them_under_exactly_once(tmp_path: Any) -> None:
     assert new_app(Settings(data_dir=tmp_path)).conf.broker_commit_interval == 2.8
 
 
+def test_the_producer_linger_is_a_setting(tmp_path: Any) -> None:
+    """LEADSCORE_PRODUCER_LINGER_MS (milliseconds) is Faust's producer_linger (seconds)."""
+    assert new_app(Settings(data_dir=tmp_path)).conf.producer_linger == 0.02
+    quick = new_app(Settings(data_dir=tmp_path, producer_linger_ms=5))
+    assert quick.conf.producer_linger == 0.005
+
+
 async def test_a_commit_carries_exactly_the_outputs_of_the_events_it_commits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -56,10 +56,9 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Faust settings for throughput. bench/ measures them, and its raw-client limit uses the
-# same client settings (python -m bench).
+# Faust settings for throughput (the producer's linger is LEADSCORE_PRODUCER_LINGER_MS).
+# bench/ measures them, and its raw-client limit uses the same client settings.
 TUNING: dict[str, Any] = {
-    "producer_linger": 0.02,
     "producer_max_batch_size": 256 * 1024,
     "stream_buffer_maxsize": 16384,
     "table_key_index_size": 100_000,
@@ -169,6 +168,7 @@ def new_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         processing_guarantee=settings.processing_guarantee,
         broker_commit_interval=settings.effective_commit_interval,
+        producer_linger=settings.producer_linger_ms / 1000.0,
         web_ssl_context=server_ssl_context(settings),
         **TUNING,
     )

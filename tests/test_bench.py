@@ -1,8 +1,13 @@
-"""The bench times a page view held for its visitor's link from the link, not the view."""
+"""The bench's own rules: what a latency is timed from, and how a variant is given."""
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
 from bench.latency import note_sent, released_at
+from bench.run import EXACTLY_ONCE, Variant, parse_args, parse_variant
 
 
 def test_a_held_view_is_timed_from_its_visitors_first_link() -> None:
@@ -53,3 +58,31 @@ def test_a_held_view_is_timed_from_its_visitors_first_link() -> None:
         "v3": 5_000,  # after the link: forwarded at once
         "w1": 5_100,  # a view that names its lead
     }
+
+
+def test_a_variant_names_validated_settings() -> None:
+    assert parse_variant("linger5:producer_linger_ms=5") == Variant(
+        "linger5", {"producer_linger_ms": 5.0}
+    )
+    both = parse_variant("eos-slow:processing_guarantee=exactly_once,commit_interval_seconds=1")
+    assert both.update == {"processing_guarantee": "exactly_once", "commit_interval_seconds": 1.0}
+    assert EXACTLY_ONCE.update == {"processing_guarantee": "exactly_once"}
+    _, args = parse_args(
+        ["--quick", "--variant", "a:producer_linger_ms=0", "--variant", "b:producer_linger_ms=50"]
+    )
+    assert [v.name for v in args.variant] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "linger5",
+        "Linger:producer_linger_ms=5",
+        "a:no_such_field=1",
+        "a:producer_linger_ms=-1",
+        "a:",
+    ],
+)
+def test_a_bad_variant_is_refused_before_the_run(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_variant(text)
