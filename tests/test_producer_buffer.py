@@ -530,6 +530,9 @@ async def test_stream_partitions_resume_only_once_sought(
     monkeypatch.setattr(consumer._thread, "assignment", lambda: {stream, changelog})
     await consumer.on_partitions_assigned({stream, changelog})
     consumer._set_active_tps(set())
+    await consumer.perform_seek()  # getmany's, on a fetch dropped while the flow stopped
+    consumer.resume_flow()  # the recovery's standby phase
+    assert consumer._get_active_partitions() == set(), "a seek before the resume ends nothing"
     consumer.resume_partitions({stream, changelog})
     assert consumer._get_active_partitions() == {changelog}
     consumer.resume_flow()  # recovery resumes the flow while it reads the changelogs
