@@ -139,8 +139,7 @@ def render(r: dict[str, Any]) -> str:
     if "exactly_once" in r:
         rows += _variant_rows("exactly_once", r["exactly_once"])
     for name, variant in r.get("variants", {}).items():
-        changed = ", ".join(f"{k}={v}" for k, v in variant["settings"].items())
-        rows += _variant_rows(f"variant {name}", variant, f"{changed}; ")
+        rows += _variant_rows(f"variant {name}", variant, f"{changed(variant['settings'])}; ")
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [
         f"leadscore bench: {p['events']:,} events ({p['leads']:,} leads), "
@@ -173,3 +172,8 @@ def _variant_rows(label: str, v: dict[str, Any], changed: str = "") -> list[tupl
             f"to a read_committed consumer, at {_n(lat['rate'])} ev/s offered",
         ),
     ]
+
+
+def changed(settings: dict[str, Any]) -> str:
+    """A variant's settings as `field=value, ...` (the bench's log and its table)."""
+    return ", ".join(f"{k}={v}" for k, v in settings.items())

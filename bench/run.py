@@ -39,7 +39,7 @@ from bench import kafkaio
 from bench.latency import measure as measure_latency
 from bench.limit import client_settings, faust_conf, run_limit
 from bench.pipeline import Window, compare_with_offline, run_workers, window
-from bench.report import render, write_json
+from bench.report import changed, render, write_json
 from schemas.topics import INPUTS
 from streams.core.model import ScoringModel
 from streams.kafka.admin import create_topics, probe_broker
@@ -473,9 +473,8 @@ async def _variant(
     await kafkaio.produce_events(settings, events)
     ends = await kafkaio.end_offsets(settings, [settings.topic(t) for t in INPUTS])
     total = kafkaio.count(ends)
-    changed = ", ".join(f"{k}={v}" for k, v in variant.update.items())
     say(
-        f"{variant.name}: one worker ({changed}), commit every "
+        f"{variant.name}: one worker ({changed(variant.update)}), commit every "
         f"{settings.effective_commit_interval:g} s ..."
     )
     run, workers = await run_workers(settings, settings.app_id, workdir, ends)
