@@ -24,6 +24,7 @@ from streams.api_tokens import ApiToken
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
+StateWrites = Literal["per_event", "per_commit"]
 # Faust's default commit interval; with transactions outputs become visible to read_committed
 # consumers only at a commit, so exactly_once commits far more often.
 COMMIT_INTERVAL_DEFAULTS: dict[str, float] = {"at_least_once": 2.8, "exactly_once": 0.2}
@@ -110,6 +111,11 @@ class Settings(BaseSettings):
     )
     commit_interval_seconds: float | None = Field(
         None, gt=0, description="offset commit period [default: 2.8 s, 0.2 s with exactly_once]"
+    )
+    state_writes: StateWrites | None = Field(
+        None,
+        description="table writes: per_event, or per_commit (exactly_once only) "
+        "[default: per_commit with exactly_once]",
     )
     producer_linger_ms: float = Field(
         20.0,
@@ -199,6 +205,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _check_state_writes(self) -> Settings:
+        if self.state_writes == "per_commit" and self.processing_guarantee != "exactly_once":
+            # Without a transaction the outputs reach consumers before the state that made
+            # them: a crash would then publish them again with other content.
+            raise ValueError("LEADSCORE_STATE_WRITES=per_commit needs exactly_once")
+        return self
+
+    @model_validator(mode="after")
     def _check_security(self) -> Settings:
         uses_sasl = self.security_protocol.startswith("SASL_")
         if uses_sasl and (self.sasl_mechanism is None or not self.sasl_username):
@@ -254,6 +268,13 @@ class Settings(BaseSettings):
     def web_host(self) -> str:
         """The former name of `web_bind` (read-only)."""
         return self.web_bind
+
+    @property
+    def effective_state_writes(self) -> StateWrites:
+        """How tables are written: the setting, else per_commit with exactly_once."""
+        if self.state_writes is not None:
+            return self.state_writes
+        return "per_commit" if self.processing_guarantee == "exactly_once" else "per_event"
 
     @property
     def effective_commit_interval(self) -> float:

@@ -12,7 +12,7 @@ import pytest
 from rocksdict import Options, Rdict
 
 from streams.app import pipeline as pipeline_module
-from streams.app.worker import TableStore
+from streams.app.tables import TableStore
 from streams.core import event_key
 from streams.core.state import LeadState
 from streams.kafka.partitioning import partition_for

@@ -237,6 +237,8 @@ class FlushingTransactionManager(TransactionManager):  # type: ignore[misc]  # f
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
         buffer = cast(DrainingBuffer, self.app.producer.buffer)
+        for checkpoint in getattr(self.app, "before_commit", ()):
+            checkpoint()  # table writes kept for the commit, each as its event's (tables.py)
         offsets = buffer.covering(offsets, self.consumer.assignment())
         await buffer.hand_over_for_commit(offsets)
         try:

@@ -46,7 +46,7 @@ from streams.app.pipeline import Pipeline
 from streams.app.producer import install_draining_buffer, install_flushing_transactions
 from streams.app.segment import SegmentTranslator
 from streams.app.sensor import install_sensor
-from streams.app.tables import EventPartitionTable
+from streams.app.tables import EventPartitionTable, TableStore
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
@@ -243,6 +243,12 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         outputs[topic].send_soon(key=key, value=value, partition=partition)
 
+    # exactly_once: each key written once per commit (tables.py, LEADSCORE_STATE_WRITES).
+    checkpointed = settings.effective_state_writes == "per_commit"
+    stores = [
+        TableStore(t, settings.partitions, checkpointed=checkpointed)
+        for t in (table, visitors, accounts, histories)
+    ]
     pipeline = Pipeline(
         topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
@@ -250,25 +256,35 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         max_future_skew_seconds=settings.max_future_skew_seconds,
         model=model,
         send=send,
-        store=TableStore(table, settings.partitions),
-        visitor_store=TableStore(visitors, settings.partitions),
-        account_store=TableStore(accounts, settings.partitions),
-        history_store=TableStore(histories, settings.partitions),
+        store=stores[0],
+        visitor_store=stores[1],
+        account_store=stores[2],
+        history_store=stores[3],
         visitor_max_views=settings.visitor_max_views,
         visitor_max_age_seconds=settings.visitor_max_age_days * 86400,
         exactly_once=settings.processing_guarantee == "exactly_once",
     )
-    # exactly_once: the pipeline learns which offsets committed (producer.py calls these).
+    # exactly_once: the pipeline learns which offsets committed, and the kept table writes
+    # go into each transaction right before it commits (producer.py calls these).
     cast(Any, app).transactions_committed = [pipeline.committed]
+    cast(Any, app).before_commit = [s.checkpoint for s in stores] if checkpointed else []
+    rescore = outputs[topics.RESCORE]  # co-partitioned with the inputs
+    source_topics = {*pipeline.inputs, rescore.get_topic_name()}
 
-    def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # The table is recovered, or partitions change hands: drop decoded states.
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Partitions change hands: drop decoded states (kept writes wait for the commit).
         pipeline.forget_states()
 
-    app.on_partitions_revoked.connect(on_rebalance)
-    app.on_partitions_assigned.connect(on_rebalance)
+    def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The table is recovered: drop decoded states, and kept writes of partitions gone.
+        pipeline.forget_states()
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        mine = {tp.partition for tp in assigned if tp.topic in source_topics}
+        for store in stores:
+            store.forget_unwritten(mine)
 
-    rescore = outputs[topics.RESCORE]  # co-partitioned with the inputs
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_partitions_assigned.connect(on_assigned)
     source = app.topic(*pipeline.inputs, rescore.get_topic_name())
 
     @app.agent(source, name="score_events")
@@ -318,55 +334,6 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     if settings.webhook_url:
         install_webhook(app, settings)
     return app, pipeline
-
-
-class TableStore:
-    """The Faust table seen as the Pipeline's small StateStore protocol."""
-
-    def __init__(self, table: Any, partitions: int) -> None:
-        self.table = table
-        self.partitions = partitions
-
-    def get(self, key: str) -> bytes | None:
-        # One store lookup; `table.get` would look the key up twice (contains, then get).
-        # (It skips Table.on_key_get, which only feeds the sensor: table reads are not counted.)
-        value = self.table.data.get(key)
-        return value if isinstance(value, bytes) else None
-
-    def __setitem__(self, key: str, value: bytes) -> None:
-        self.table[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.table[key]
-
-    def partition_slice(
-        self, partition: int, after: str | None, limit: int
-    ) -> list[tuple[str, bytes]]:
-        """Up to `limit` leads of `partition` (lead id, state), in key order after `after`."""
-        data = self.table.data
-        dbs = getattr(data, "_dbs", None)
-        if dbs is None or not getattr(data, "use_rocksdict", False):  # the memory store
-            leads = ((k.decode() if isinstance(k, bytes) else k, v) for k, v in self.table.items())
-            mine = (
-                (k, v)
-                for k, v in leads
-                if partition_for(k, self.partitions) == partition and (after is None or k > after)
-            )
-            return sorted(mine)[:limit]
-        # RocksDB keeps one database per partition, ordered by key (UTF-8 bytes order the
-        # same as str). Raw codecs: the database holds the very bytes the table does.
-        db = dbs.get(partition)
-        if db is None:
-            return []
-        start = after.encode() if after is not None else None
-        out: list[tuple[str, bytes]] = []
-        for key, value in db.items(from_key=start) if start is not None else db.items():
-            if key == data.offset_key or key == start:
-                continue
-            out.append((key.decode(), value))
-            if len(out) == limit:
-                break
-        return out
 
 
 def owned_partitions(app: faust.App, topic: str) -> list[int]:
