@@ -27,9 +27,9 @@ import faust
 from faust.web import Request, Response, View
 
 from schemas.topics import INPUTS, SCORES
-from streams.app.sensor import install_sensor
 from streams.app.worker import app_endpoints, is_ready, leads_table, new_app
 from streams.settings import Settings
+from streams.upstream.sensor import install_sensor
 
 
 def stock_app(settings: Settings) -> tuple[faust.App, Any]:

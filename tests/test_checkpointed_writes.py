@@ -25,13 +25,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from streams.app.pipeline import Pipeline
-from streams.app.tables import TableStore, handling
+from streams.app.tables import TableStore
 from streams.core.model import ScoringModel
 from streams.core.state import LeadState
 from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
 from streams.testing import PARTITIONS, FakeMessage, MemoryStore, RecordingSender
 from streams.tools.simulate import Faults, generate
+from streams.upstream.tables import handling
 from tests.core_events import valid_doc
 from tests.kafka_helpers import Consumed, Record, consume_until, produce, read_all
 from tests.worker_proc import WorkerProcess, module_worker
@@ -67,7 +68,7 @@ def event(partition: int = 3, offset: int = 7, topic: str = "p.leads.forms") -> 
 
 
 def test_handling_makes_the_event_fausts_current_one() -> None:
-    """The upstream behaviour the kept writes rely on: Faust's tables and producer.py ask
+    """The upstream behaviour the kept writes rely on: Faust's tables and upstream/buffer.py ask
     `faust.streams.current_event()`, which reads the context variable set here."""
     e = event()
     assert current_event() is None

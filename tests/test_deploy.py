@@ -104,7 +104,7 @@ def _faust_families() -> set[tuple[str, str]]:
     """(name, type) of the Faust sensor's metric families as the worker registers them."""
     from prometheus_client import CollectorRegistry
 
-    from streams.app import sensor
+    from streams.upstream import sensor
 
     registry = CollectorRegistry()
     create = getattr(sensor, "faust_metrics", None)

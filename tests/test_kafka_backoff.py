@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any
 
 import pytest
 from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
 
-from streams.kafka import clients
+from streams.upstream import metadata
 
 
 async def test_a_failed_metadata_update_waits_the_retry_backoff_and_a_good_one_does_not(
@@ -25,9 +27,9 @@ async def test_a_failed_metadata_update_waits_the_retry_backoff_and_a_good_one_d
         slept.append(seconds)
 
     monkeypatch.setattr(AIOKafkaClient, "_metadata_update", update)
-    monkeypatch.setattr(clients.asyncio, "sleep", sleep)
-    clients.back_off_failed_metadata_updates()
-    clients.back_off_failed_metadata_updates()  # idempotent: one wrapper
+    monkeypatch.setattr(metadata.asyncio, "sleep", sleep)
+    metadata.back_off_failed_metadata_updates()
+    metadata.back_off_failed_metadata_updates()  # idempotent: one wrapper
     client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=250)
     cluster = ClusterMetadata()
     assert await client._metadata_update(cluster, []) is False
@@ -41,9 +43,24 @@ async def test_against_a_closed_port_the_update_fails_after_the_backoff(
 ) -> None:
     # The real method, unpatched by the test above (monkeypatch undid it): nothing listens.
     monkeypatch.setattr(AIOKafkaClient, "_metadata_update", AIOKafkaClient._metadata_update)
-    clients.back_off_failed_metadata_updates()
+    metadata.back_off_failed_metadata_updates()
     client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=1)
     try:
         assert await client._metadata_update(ClusterMetadata(), []) is False
     finally:
         await client.close()
+
+
+async def test_aiokafka_retries_a_failed_metadata_update_at_once() -> None:
+    """Upstream behaviour back_off_failed_metadata_updates works around: a failed metadata
+    update returns at once, whatever retry_backoff_ms says, and aiokafka's metadata task
+    runs the next one as soon as a caller asks (its fetcher, sender and coordinator do, in
+    loops). When this fails, aiokafka paces the retries itself and the patch can go."""
+    assert not getattr(AIOKafkaClient._metadata_update, "backs_off", False), "unpatched"
+    client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=60_000)
+    try:
+        update = client._metadata_update(ClusterMetadata(), [])
+        assert await asyncio.wait_for(update, timeout=10) is False  # not after a minute
+    finally:
+        await client.close()
+    assert "sleep" not in inspect.getsource(AIOKafkaClient._md_synchronizer)

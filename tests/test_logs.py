@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from streams.app.logs import RepeatFilter, quiet_repeats
-from streams.app.worker import Worker
+from streams.app.worker import new_app, new_worker
+from streams.settings import Settings
 
 
 class Clock:
@@ -60,10 +62,11 @@ def test_quiet_repeats_filters_each_handler_once() -> None:
     assert all(sum(isinstance(f, RepeatFilter) for f in h.filters) == 1 for h in handlers)
 
 
-def test_the_worker_quiets_the_root_handlers_it_sets_up() -> None:
+def test_the_worker_quiets_the_root_handlers_it_sets_up(tmp_path: Path) -> None:
     root = logging.Logger("root-under-test")
     root.addHandler(logging.StreamHandler())
-    worker = object.__new__(Worker)  # only the logging hook is exercised
+    settings = Settings(data_dir=tmp_path)
+    worker = new_worker(new_app(settings), settings)  # only the logging hook is exercised
     worker.spinner = None
     worker.on_setup_root_logger(root, logging.INFO)
     assert any(isinstance(f, RepeatFilter) for f in root.handlers[0].filters)

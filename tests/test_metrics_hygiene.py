@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from streams.app import metrics  # noqa: F401  (importing it turns `_created` series off)
-from streams.app.sensor import PREFIX, SECONDS_HISTOGRAMS, faust_metrics
+from streams.upstream.sensor import PREFIX, SECONDS_HISTOGRAMS, faust_metrics
 
 
 def test_faust_latency_histograms_are_in_seconds() -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from faust.transport.producer import ProducerBuffer
 
-from streams.app.producer import DrainingBuffer, install_draining_buffer
 from streams.app.worker import new_app
 from streams.settings import Settings
+from streams.upstream.buffer import DrainingBuffer, install_draining_buffer
 
 HAND_OVER_SECONDS = 0.25  # longer than the stock buffer's 0.1 s patience
 
@@ -145,7 +145,7 @@ def test_transactional_ids_are_named_as_faust_commits_them() -> None:
     from faust.transport.consumer import TransactionManager
     from faust.types import TP
 
-    from streams.app.producer import Source, source_of
+    from streams.upstream.buffer import Source, source_of
 
     assert 'f"{group_id}-{group}-{tp.partition}"' in inspect.getsource(TransactionManager.commit)
     app = SimpleNamespace(
@@ -167,7 +167,7 @@ async def test_transactional_commit_hands_the_buffer_over_first() -> None:
     its offsets), then let the held messages go."""
     from faust.types import TP
 
-    from streams.app.producer import FlushingTransactionManager
+    from streams.upstream.transactions import FlushingTransactionManager
 
     calls: list[Any] = []
 
@@ -243,6 +243,70 @@ def test_aiokafka_commits_a_transaction_without_flushing() -> None:
     assert "committing_transaction()" in source and "flush" not in source
 
 
+def test_faust_commits_transactions_without_the_buffer_one_at_a_time() -> None:
+    """Upstream behaviour FlushingTransactionManager.commit works around: Faust's
+    `TransactionManager.commit` commits the offsets without handing the producer buffer
+    over, and its producer commits the transactions one after another (a few coordinator
+    round trips each, while the buffer holds newer events' messages). When this fails,
+    upstream hands the buffer over (and commits at once) and the override can go."""
+    import inspect
+
+    from faust.transport.consumer import TransactionManager
+    from faust.transport.drivers.aiokafka import Producer
+
+    commit = inspect.getsource(TransactionManager.commit)
+    assert "producer.commit_transactions(" in commit
+    assert "buffer" not in commit and "flush" not in commit
+    one_by_one = inspect.getsource(Producer.commit_transactions)
+    assert "for transactional_id, offsets in tid_to_offset_map.items():" in one_by_one
+    assert "await transaction_producer.commit_transaction()" in one_by_one
+
+
+def test_faust_forgets_revoked_acks_then_commits_as_its_streams_finish() -> None:
+    """Upstream behaviour `DrainingBuffer.covering` works around: on a revocation Faust's
+    consumer drops the revoked partitions' acks first, then waits for its streams to finish
+    their events, committing as they do: a commit of some of a transaction's partitions,
+    whose messages of the other partitions' events then commit without their offsets.
+    When this fails, upstream commits every partition a transaction holds and the covering
+    can go."""
+    import inspect
+
+    from faust import App
+    from faust.transport.consumer import Consumer
+
+    revoked = inspect.getsource(Consumer.on_partitions_revoked)
+    assert revoked.index("self._acked.pop(tp, None)") < revoked.index("self._on_partitions_revoked")
+    assert "_consumer_wait_empty" in inspect.getsource(App._on_partitions_revoked)
+    assert "await T(self.commit)()" in inspect.getsource(Consumer.wait_empty)
+
+
+def test_faust_leaves_transactions_open_across_a_rebalance() -> None:
+    """Upstream behaviour FlushingTransactionManager.on_rebalance works around: Faust stops
+    a revoked partition's transactional producer without aborting its transaction, and
+    keeps a retained partition's transaction open while its events are replayed from the
+    committed offset. When this fails, upstream aborts them and the override can go."""
+    import inspect
+
+    from faust.transport.consumer import TransactionManager
+    from faust.transport.drivers.aiokafka import Producer
+
+    assert "abort" not in inspect.getsource(TransactionManager.on_rebalance)
+    assert "abort" not in inspect.getsource(Producer.stop_transaction)
+
+
+def test_faust_buffers_a_hundred_messages() -> None:
+    """Upstream behaviour TRANSACTIONAL_BUFFER_MESSAGES works around: Faust's producer
+    buffer holds 100 messages before the agent waits, and under exactly_once it holds newer
+    events' messages while each commit runs. When this fails (upstream holds far more), the
+    larger buffer can go."""
+    import inspect
+
+    from streams.upstream.buffer import TRANSACTIONAL_BUFFER_MESSAGES
+
+    assert ProducerBuffer.max_messages == 100 < TRANSACTIONAL_BUFFER_MESSAGES
+    assert "if self.size > self.max_messages:" in inspect.getsource(ProducerBuffer.wait_until_ebb)
+
+
 async def test_a_commit_covers_every_event_whose_messages_its_transaction_holds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -253,8 +317,9 @@ async def test_a_commit_covers_every_event_whose_messages_its_transaction_holds(
     repeated alert in the failover suite). The commit now covers them."""
     from faust.types import TP
 
-    from streams.app import producer as module
-    from streams.app.producer import FlushingTransactionManager, Source
+    from streams.upstream import buffer as module
+    from streams.upstream.buffer import Source
+    from streams.upstream.transactions import FlushingTransactionManager
 
     web, visitors, other = TP("p.leads.web", 2), TP("p.leads.visitors", 2), TP("p.leads.web", 5)
     buffer = DrainingBuffer()
@@ -290,7 +355,7 @@ async def test_a_commit_covers_every_event_whose_messages_its_transaction_holds(
 
 
 def test_the_worker_app_uses_them_under_exactly_once(tmp_path: Any) -> None:
-    from streams.app.producer import FlushingTransactionManager
+    from streams.upstream.transactions import FlushingTransactionManager
 
     settings = Settings(data_dir=tmp_path, processing_guarantee="exactly_once")
     app = new_app(settings)
@@ -315,7 +380,7 @@ async def test_a_commit_carries_exactly_the_outputs_of_the_events_it_commits(
     """Messages of events past the committed offsets wait for the next transaction."""
     from faust.types import TP
 
-    from streams.app import producer as module
+    from streams.upstream import buffer as module
 
     sent: list[tuple[str, int]] = []
 
@@ -370,7 +435,7 @@ def test_faust_transaction_manager_sends_by_destination_partition() -> None:
 
 
 async def test_outputs_go_through_their_source_partitions_transactional_producer() -> None:
-    from streams.app.producer import _send_in_transaction
+    from streams.upstream.buffer import _send_in_transaction
 
     sends: list[dict[str, Any]] = []
 
@@ -428,8 +493,8 @@ async def test_the_worker_recovers_to_where_the_changelog_data_ends(
     the end offset (no markers)."""
     from faust.types import TP
 
-    from streams.app import producer
-    from streams.app.producer import StableEndsThread
+    from streams.upstream import consumer as module
+    from streams.upstream.consumer import StableEndsThread
 
     app = new_app(Settings(data_dir=tmp_path, processing_guarantee="exactly_once"))
     thread = app.consumer._thread
@@ -462,7 +527,7 @@ async def test_the_worker_recovers_to_where_the_changelog_data_ends(
         assert consumer is tail and consumer.started
         return {tp: end - 1 for tp, end in ends.items()}  # a commit marker at 957
 
-    monkeypatch.setattr(producer, "after_last_records", after_last_records)
+    monkeypatch.setattr(module, "after_last_records", after_last_records)
     thread = object.__new__(StableEndsThread)
     thread._consumer = Consumer()
     thread._tail_reader = lambda: tail
@@ -509,8 +574,8 @@ async def test_stream_partitions_resume_only_once_sought(
     from faust.types import TP
 
     from schemas import topics
-    from streams.app.producer import StableEndsConsumer
     from streams.app.worker import leads_table
+    from streams.upstream.consumer import StableEndsConsumer
 
     settings = Settings(data_dir=tmp_path)
     app = new_app(settings)
@@ -568,7 +633,7 @@ async def test_the_consumer_thread_fetches_for_a_copy_of_the_active_partitions()
 
     from faust.types import TP
 
-    from streams.app.producer import StableEndsThread
+    from streams.upstream.consumer import StableEndsThread
 
     asked: list[Any] = []
 
@@ -597,7 +662,7 @@ async def test_a_failed_transaction_commit_stops_the_worker() -> None:
     from aiokafka.errors import KafkaError
     from faust.types import TP
 
-    from streams.app.producer import FlushingTransactionManager
+    from streams.upstream.transactions import FlushingTransactionManager
 
     crashed: list[BaseException] = []
     heard: list[Any] = []
@@ -637,7 +702,7 @@ async def test_a_failed_transaction_commit_stops_the_worker() -> None:
 async def test_stream_partitions_without_a_committed_offset_are_sought_to_their_start() -> None:
     from faust.types import TP
 
-    from streams.app.producer import StableEndsThread
+    from streams.upstream.consumer import StableEndsThread
 
     committed_one, never, at_zero = (
         TP("p.leads.forms", 0),
@@ -663,6 +728,20 @@ async def test_stream_partitions_without_a_committed_offset_are_sought_to_their_
     assert [set(partitions) for partitions in to_start] == [{never, at_zero}]
 
 
+def test_aiokafka_seeks_only_to_committed_offsets_above_zero() -> None:
+    """Upstream behaviour StableEndsThread._seek_to_committed works around: aiokafka's
+    `seek_to_committed` leaves a partition without a committed offset (or with 0) where its
+    last fetch left it (the kafka test below shows it on a broker). When this fails,
+    upstream seeks it and the override can go."""
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+
+    source = inspect.getsource(AIOKafkaConsumer.seek_to_committed)
+    assert "if offset and offset > 0:" in source
+    assert "seek_to_beginning" not in source
+
+
 @pytest.mark.kafka
 async def test_a_fetched_partition_without_a_committed_offset_is_read_again(
     kafka_bootstrap: str, unique: str
@@ -674,8 +753,8 @@ async def test_a_fetched_partition_without_a_committed_offset_is_read_again(
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
 
-    from streams.app.producer import StableEndsThread
     from streams.kafka.clients import client_kwargs
+    from streams.upstream.consumer import StableEndsThread
     from tests.kafka_helpers import create_topic, kafka_settings
 
     settings = kafka_settings(kafka_bootstrap, unique)

@@ -1,5 +1,5 @@
 """Table writes take their changelog partition from the event being handled, never from
-Kafka metadata (streams/app/tables.py).
+Kafka metadata (streams/upstream/tables.py).
 
 aiokafka's producer keeps metadata only for the topics it has already sent to once any send
 has missed (it then asks for those alone), and the group's metadata snapshot counts a topic

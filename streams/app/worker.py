@@ -19,16 +19,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
-from faust.types.enums import ProcessingGuarantee
 from faust.web import Request, Response, View
-from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from pydantic import BaseModel
 
 from schemas import topics
@@ -43,16 +41,19 @@ from streams.app.access import (
 )
 from streams.app.logs import quiet_repeats
 from streams.app.pipeline import Pipeline
-from streams.app.producer import install_draining_buffer, install_flushing_transactions
 from streams.app.segment import SegmentTranslator
-from streams.app.sensor import install_sensor
-from streams.app.tables import EventPartitionTable, TableStore
+from streams.app.tables import TableStore
 from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
-from streams.kafka.clients import back_off_failed_metadata_updates, client_kwargs
+from streams.kafka.clients import client_kwargs
 from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
+from streams.upstream.app import LeadscoreApp
+from streams.upstream.metadata import back_off_failed_metadata_updates
+from streams.upstream.sensor import install_sensor
+from streams.upstream.tables import EventPartitionTable
+from streams.upstream.worker import LeadscoreWorker
 
 log = logging.getLogger(__name__)
 
@@ -84,51 +85,6 @@ def broker_credentials(settings: Settings) -> Any:
     )
 
 
-class _Web(AiohttpWeb):  # type: ignore[misc]  # faust is untyped
-    """Faust's web server without its built-in pages. The settings above turn off all but
-    one: the status page at "/", served whenever the statistics pages are off."""
-
-    default_blueprints: ClassVar[list[Any]] = []
-    production_blueprints: ClassVar[list[Any]] = []
-    debug_blueprints: ClassVar[list[Any]] = []
-    optional_blueprints: ClassVar[list[Any]] = []
-
-    def __init__(self, app: _App, **kwargs: Any) -> None:
-        super().__init__(app, **kwargs)
-        # Before any view: bearer tokens, when configured (access.py).
-        self.web_app.middlewares.append(access_middleware(app.api_access))
-
-
-class _App(faust.App):  # type: ignore[misc]
-    api_access = ApiAccess([])  # new_app sets the worker's own before the web starts
-    peer_ssl: ssl.SSLContext | None = None  # HTTPS to peers when routing (new_app)
-
-    def _new_web(self) -> _Web:
-        return _Web(self)
-
-    @property
-    def http_client(self) -> Any:
-        # Faust's router sends routed GETs with this client; with HTTPS it must trust the
-        # peers' certificates (LEADSCORE_WEB_SSL_CAFILE).
-        if self._http_client is None and self.peer_ssl is not None:
-            connector = aiohttp.TCPConnector(ssl=self.peer_ssl)
-            self._http_client = aiohttp.ClientSession(connector=connector)
-        return super().http_client
-
-    @http_client.setter
-    def http_client(self, client: Any) -> None:
-        self._http_client = client
-
-    def _new_producer(self) -> Any:
-        # Faust's own buffer lets an offset commit overtake buffered writes (see producer.py).
-        exactly_once = cast(Any, self.conf).processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE
-        return install_draining_buffer(super()._new_producer(), transactional=exactly_once)
-
-    def _new_transport(self) -> Any:
-        # exactly_once: hand that buffer over before each transactional commit (producer.py).
-        return install_flushing_transactions(super()._new_transport())
-
-
 def app_endpoints(settings: Settings) -> dict[str, Any]:
     """Where a Faust app of these settings connects, keeps its store and serves: the broker
     with its credentials, the store and data dir, the web bind address and port."""
@@ -144,14 +100,15 @@ def app_endpoints(settings: Settings) -> dict[str, Any]:
 
 def new_app(settings: Settings) -> faust.App:
     """The Faust app with the worker's settings, before any agent (the bench reuses it)."""
-    app = _App(
+    app = LeadscoreApp(
         settings.app_id,
         **app_endpoints(settings),
         # The server binds web_bind; peers (table routing, GET /leads/{id}) reach this worker
         # at its advertised URL, which must never be 0.0.0.0 (settings.py derives one).
         canonical_url=settings.effective_advertised_url,
-        # Only the worker's own pages (/healthz, /readyz, /metrics, /leads/{id}), see _App.
-        # Table writes go to the event's partition, with no metadata lookup (tables.py).
+        # Only the worker's own pages (/healthz, /readyz, /metrics, /leads/{id}), see
+        # LeadscoreWeb. Table writes go to the event's partition, with no metadata lookup
+        # (streams/upstream/tables.py).
         Table=EventPartitionTable,
         web_tables_enabled=False,  # would serve raw lead state, personal data included
         web_router_enabled=False,  # cluster topology; table_route does not need it
@@ -172,7 +129,8 @@ def new_app(settings: Settings) -> faust.App:
         web_ssl_context=server_ssl_context(settings),
         **TUNING,
     )
-    app.api_access = ApiAccess(settings.api_tokens, metrics_public=settings.metrics_public)
+    access = ApiAccess(settings.api_tokens, metrics_public=settings.metrics_public)
+    app.web_middlewares = (access_middleware(access),)
     if settings.web_ssl_certfile is not None:
         app.peer_ssl = peer_ssl_context(settings)
     return app
@@ -210,7 +168,7 @@ def _bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
         # bytes types select Faust's raw codec (tables default to json): the core encodes.
         key_type=bytes,
         value_type=bytes,
-        # The changelog partition is the event's (streams/app/tables.py).
+        # The changelog partition is the event's (streams/upstream/tables.py).
         use_partitioner=False,
         options=rocksdb_options(settings),
     )
@@ -243,7 +201,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     def send(topic: Topic, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         outputs[topic].send_soon(key=key, value=value, partition=partition)
 
-    # exactly_once: each key written once per commit (tables.py, LEADSCORE_STATE_WRITES).
+    # exactly_once: each key written once per commit (TableStore, LEADSCORE_STATE_WRITES).
     checkpointed = settings.effective_state_writes == "per_commit"
     stores = [
         TableStore(t, settings.partitions, checkpointed=checkpointed)
@@ -265,7 +223,8 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         exactly_once=settings.processing_guarantee == "exactly_once",
     )
     # exactly_once: the pipeline learns which offsets committed, and the kept table writes
-    # go into each transaction right before it commits (producer.py calls these).
+    # go into each transaction right before it commits (upstream/transactions.py calls
+    # these).
     cast(Any, app).transactions_committed = [pipeline.committed]
     cast(Any, app).before_commit = [s.checkpoint for s in stores] if checkpointed else []
     rescore = outputs[topics.RESCORE]  # co-partitioned with the inputs
@@ -506,10 +465,11 @@ async def report_readiness(app: faust.App, interval: float = READY_INTERVAL_SECO
         await asyncio.sleep(interval)
 
 
-class Worker(faust.Worker):  # type: ignore[misc]  # faust is untyped
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        super().on_setup_root_logger(logger, level)
-        quiet_repeats(logger)  # see streams/app/logs.py
+def new_worker(app: faust.App, settings: Settings) -> LeadscoreWorker:
+    """The Faust worker running `app`, its repeated log lines quieted (streams/app/logs.py)."""
+    return LeadscoreWorker(
+        app, loglevel=settings.log_level, redirect_stdouts=False, on_root_logger=quiet_repeats
+    )
 
 
 def forget_local_state(tables: Path) -> None:
@@ -539,7 +499,7 @@ def run_worker(settings: Settings, preflight: AbstractContextManager[object] | N
     if settings.processing_guarantee == "exactly_once":
         forget_local_state(Path(app.conf.tabledir))
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker = new_worker(app, settings)
     # At DEBUG, Faust logs every message it sends (key and value) and aiokafka whole protocol
     # requests and responses: personal data. LEADSCORE_LOG_LEVEL=DEBUG is for our own code;
     # these libraries stay at INFO or above.
