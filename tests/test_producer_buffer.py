@@ -354,6 +354,32 @@ async def test_a_commit_covers_every_event_whose_messages_its_transaction_holds(
     assert buffer.covering({web: 50}, {web, visitors}) == {web: 50}
 
 
+def test_a_table_write_kept_for_the_commit_does_not_lower_the_covered_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A table write kept for the commit (exactly_once, LEADSCORE_STATE_WRITES=per_commit)
+    is buffered as the event that made it, after the outputs of later events. Had its older
+    offset lowered the end, a commit whose offsets Faust left behind (a partition with
+    commit markers, say) would not cover those later events: their outputs held back, and
+    the kept writes queued behind them with them, while the commit passed their events.
+    The fault suite's worker kills lost whole runs of leads' events that way."""
+    from faust.types import TP
+
+    from streams.upstream import buffer as module
+    from streams.upstream.buffer import Source
+
+    visitors = TP("p.leads.visitors", 2)
+    buffer = DrainingBuffer()
+    buffer.app = SimpleNamespace(in_transaction=True, conf=SimpleNamespace(producer_threaded=False))
+    made_by = [130, 131, 117]  # two events' outputs, then a state kept since event 117
+    sources = iter(Source("p.leadscore-0-2", visitors, offset) for offset in made_by)
+    monkeypatch.setattr(module, "source_of", lambda app: next(sources))
+    for _ in made_by:
+        buffer.put(SimpleNamespace(message=None))  # type: ignore[arg-type]
+    assert buffer.uncommitted_ends == {visitors: 132}
+    assert buffer.covering({visitors: 118}, {visitors}) == {visitors: 132}
+
+
 def test_the_worker_app_uses_them_under_exactly_once(tmp_path: Any) -> None:
     from streams.upstream.transactions import FlushingTransactionManager
 

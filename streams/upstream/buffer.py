@@ -78,7 +78,12 @@ class DrainingBuffer(ProducerBuffer):  # type: ignore[misc]  # faust is untyped
         if getattr(self.app, "in_transaction", False):
             source = fut.source = source_of(self.app)  # type: ignore[attr-defined]
             if source is not None:
-                self.uncommitted_ends[source.tp] = source.offset + 1
+                # The highest: a table write kept for the commit is put after the outputs
+                # of later events (LEADSCORE_STATE_WRITES=per_commit, streams/app/tables.py).
+                # A lower end would leave those later events uncovered, and the sender,
+                # holding their messages back, would hold the kept writes queued behind them.
+                end = self.uncommitted_ends.get(source.tp, 0)
+                self.uncommitted_ends[source.tp] = max(end, source.offset + 1)
         super().put(fut)
         self.queued += 1
 
