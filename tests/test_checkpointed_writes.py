@@ -30,7 +30,7 @@ from streams.core.model import ScoringModel
 from streams.core.state import LeadState
 from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
-from streams.testing import PARTITIONS, FakeMessage, MemoryStore, RecordingSender
+from streams.testing import PARTITIONS, FakeMessage, MemoryStore, SentMessage, memory_pipeline
 from streams.tools.simulate import Faults, generate
 from streams.upstream.tables import handling
 from tests.core_events import valid_doc
@@ -154,25 +154,14 @@ def test_per_commit_needs_exactly_once_and_is_its_default() -> None:
 # --- the pipeline over kept writes: the same tables and outputs -------------------------
 
 
-def _pipeline(stores: list[Any]) -> tuple[Pipeline, RecordingSender]:
-    sender = RecordingSender("p.")
-    pipe = Pipeline(
-        topic_prefix="p.",
-        partitions=PARTITIONS,
-        max_message_bytes=65536,
-        max_future_skew_seconds=86400,
-        model=MODEL,
-        send=sender,
-        store=stores[0],
-        visitor_store=stores[1],
-        account_store=stores[2],
-        history_store=stores[3],
-        exactly_once=True,
-    )
-    return pipe, sender
+def _pipeline(stores: list[Any]) -> tuple[Pipeline, list[SentMessage]]:
+    """The tests' memory pipeline (exactly_once) over these four stores."""
+    pipe, sent, _ = memory_pipeline(MODEL, exactly_once=True)
+    pipe.store, pipe.visitor_store, pipe.account_store, pipe.history_store = stores
+    return pipe, sent
 
 
-def _run(pipe: Pipeline, sender: RecordingSender, checkpoint_after: set[int]) -> None:
+def _run(pipe: Pipeline, sent: list[SentMessage], checkpoint_after: set[int]) -> None:
     """Feed the simulated stream and what the pipeline sends to its own internal topics,
     each message as the event being handled, with a commit after the chosen messages."""
     internal = {full for full, topic in pipe.inputs.items() if topic.direction == "internal"}
@@ -185,11 +174,11 @@ def _run(pipe: Pipeline, sender: RecordingSender, checkpoint_after: set[int]) ->
         msg = queue.pop(0)
         with handling(_Event(msg)):
             pipe.handle(msg)
-        for out in sender.sent[fed:]:  # forwards, on the partition they were sent to
+        for out in sent[fed:]:  # forwards, on the partition they were sent to
             if out.topic in internal and out.partition is not None:
                 offset += 1
                 queue.append(FakeMessage(out.topic, out.partition, offset, out.key, out.value))
-        fed = len(sender.sent)
+        fed = len(sent)
         handled += 1
         if handled in checkpoint_after:
             for store in (pipe.store, pipe.visitor_store, pipe.account_store, pipe.history_store):
@@ -229,7 +218,7 @@ def test_kept_writes_end_with_the_same_tables_and_outputs_as_per_event_writes(
     with _frozen():
         _run(plain, plain_sent, set())
         _run(pipe, sent, commits)
-    assert sent.sent == plain_sent.sent, "outputs do not depend on when tables are written"
+    assert sent == plain_sent, "outputs do not depend on when tables are written"
     for store in kept:
         store.checkpoint()
     for table, expected in zip(tables, plain_stores, strict=True):
