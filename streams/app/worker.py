@@ -207,6 +207,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         TableStore(t, settings.partitions, checkpointed=checkpointed)
         for t in (table, visitors, accounts, histories)
     ]
+    lead_store, visitor_store, account_store, history_store = stores
     pipeline = Pipeline(
         topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
@@ -214,10 +215,10 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         max_future_skew_seconds=settings.max_future_skew_seconds,
         model=model,
         send=send,
-        store=stores[0],
-        visitor_store=stores[1],
-        account_store=stores[2],
-        history_store=stores[3],
+        store=lead_store,
+        visitor_store=visitor_store,
+        account_store=account_store,
+        history_store=history_store,
         visitor_max_views=settings.visitor_max_views,
         visitor_max_age_seconds=settings.visitor_max_age_days * 86400,
         exactly_once=settings.processing_guarantee == "exactly_once",
@@ -237,7 +238,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
     def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # The table is recovered: drop decoded states, and kept writes of partitions gone.
         pipeline.forget_states()
-        assigned = args[0] if args else kwargs.get("assigned", ())
+        assigned = args[0]  # Faust sends the assigned partitions positionally
         mine = {tp.partition for tp in assigned if tp.topic in source_topics}
         for store in stores:
             store.forget_unwritten(mine)
