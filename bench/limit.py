@@ -22,6 +22,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from bench.kafkaio import Offsets
 from streams.app.worker import TUNING
@@ -46,6 +47,7 @@ def producer_kwargs(conf: Any) -> dict[str, Any]:
         "max_request_size": conf.producer_max_request_size,
         "compression_type": conf.producer_compression_type,
         "request_timeout_ms": int(conf.producer_request_timeout * 1000),
+        "partitioner": conf.producer_partitioner or DefaultPartitioner(),
     }
 
 
@@ -67,7 +69,9 @@ def consumer_kwargs(conf: Any) -> dict[str, Any]:
 def client_settings(conf: Any) -> dict[str, Any]:
     """What the limit and the worker share, for the report."""
     return {
-        "producer": {k: v for k, v in producer_kwargs(conf).items() if k != "request_timeout_ms"},
+        "producer": {
+            k: _named(v) for k, v in producer_kwargs(conf).items() if k != "request_timeout_ms"
+        },
         "consumer": {
             "max_partition_fetch_bytes": conf.consumer_max_fetch_size,
             "max_poll_records": conf.broker_max_poll_records,
@@ -75,8 +79,15 @@ def client_settings(conf: Any) -> dict[str, Any]:
         },
         "commit_every": conf.broker_commit_every,
         "commit_interval_s": conf.broker_commit_interval,
-        "faust_tuning": {k: v for k, v in TUNING.items()},
+        "faust_tuning": {k: _named(v) for k, v in TUNING.items()},
     }
+
+
+def _named(value: Any) -> Any:
+    """A setting as the report's JSON shows it: a callable (the partitioner) by name."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return getattr(value, "__qualname__", type(value).__qualname__)
 
 
 @dataclass

@@ -47,7 +47,7 @@ from streams.app.webhook import install_webhook
 from streams.core.model import ModelError, ScoringModel
 from streams.kafka.admin import check_worker_topics
 from streams.kafka.clients import client_kwargs
-from streams.kafka.partitioning import partition_for
+from streams.kafka.partitioning import key_partitioner, partition_for
 from streams.settings import Settings
 from streams.upstream.app import LeadscoreApp
 from streams.upstream.metadata import back_off_failed_metadata_updates
@@ -63,6 +63,7 @@ TUNING: dict[str, Any] = {
     "producer_max_batch_size": 256 * 1024,
     "stream_buffer_maxsize": 16384,
     "table_key_index_size": 100_000,
+    "producer_partitioner": key_partitioner,  # murmur2 as aiokafka's, cached per key
 }
 
 
