@@ -26,6 +26,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.types import TP
 
 from streams.kafka.ends import after_last_records
+from streams.upstream.handover import InPlaceHandover
 
 
 class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust is untyped
@@ -122,9 +123,10 @@ class StableEndsThread(AIOKafkaConsumerThread):  # type: ignore[misc]  # faust i
         )
 
 
-class StableEndsConsumer(AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust is untyped
+class StableEndsConsumer(InPlaceHandover, AIOKafkaFaustConsumer):  # type: ignore[misc]  # faust is untyped
     """Faust's aiokafka consumer with a StableEndsThread, whose stream partitions resume
-    only once they are sought to their committed offsets.
+    only once they are sought to their committed offsets (and which hands messages to the
+    streams in place: handover.py).
 
     At the end of every recovery Faust resumes the stream partitions, then seeks them to
     their committed offsets (a broker round trip per partition), then resumes the flow,
