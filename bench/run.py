@@ -38,6 +38,7 @@ import orjson
 from bench import kafkaio
 from bench.latency import measure as measure_latency
 from bench.limit import client_settings, faust_conf, run_limit
+from bench.patched import PATCHES
 from bench.pipeline import Window, compare_with_offline, run_workers, window
 from bench.report import changed, render, write_json
 from schemas.topics import INPUTS
@@ -430,26 +431,42 @@ class Variant:
 
     name: str
     update: dict[str, Any]  # Settings fields, validated
+    env: dict[str, str] = field(default_factory=dict)  # the worker's environment
+
+    @property
+    def module(self) -> str:
+        """What runs the worker: `bench.patched` applies BENCH_PATCHES first."""
+        return "bench.patched" if "BENCH_PATCHES" in self.env else "streams.cli"
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        return {**self.update, **self.env}
 
 
 EXACTLY_ONCE = Variant("exactly_once", {"processing_guarantee": "exactly_once"})
 
 
 def parse_variant(text: str) -> Variant:
-    """`NAME:FIELD=VALUE[,FIELD=VALUE]`, each FIELD a Settings field (LEADSCORE_FIELD)."""
+    """`NAME:FIELD=VALUE[,FIELD=VALUE]`, each FIELD a Settings field (LEADSCORE_FIELD) or an
+    upper-case environment variable of the worker (NO_CYTHON, BENCH_PATCHES: bench/patched.py)."""
     name, _, assignments = text.partition(":")
     pairs = dict(item.split("=", 1) for item in assignments.split(",") if "=" in item)
-    unknown = sorted(set(pairs) - set(Settings.model_fields))
+    env = {k: v for k, v in pairs.items() if k.isupper()}
+    fields = {k: v for k, v in pairs.items() if k not in env}
+    unknown = sorted(set(fields) - set(Settings.model_fields))
+    patches = set(filter(None, env.get("BENCH_PATCHES", "").split("+")))
+    unknown += sorted(patches - set(PATCHES))
     if not re.fullmatch(r"[a-z0-9_-]{1,32}", name) or not pairs or unknown:
         raise argparse.ArgumentTypeError(
             f"{text!r}: want NAME:FIELD=VALUE[,FIELD=VALUE], NAME in [a-z0-9_-], FIELD a "
-            f"Settings field" + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+            f"Settings field or an environment variable, BENCH_PATCHES from {sorted(PATCHES)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
         )
     try:
-        validated = Settings.model_validate(pairs)
+        validated = Settings.model_validate(fields)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
-    return Variant(name, {field: getattr(validated, field) for field in pairs})
+    return Variant(name, {f: getattr(validated, f) for f in fields}, env)
 
 
 async def _variant(
@@ -474,10 +491,12 @@ async def _variant(
     ends = await kafkaio.end_offsets(settings, [settings.topic(t) for t in INPUTS])
     total = kafkaio.count(ends)
     say(
-        f"{variant.name}: one worker ({changed(variant.update)}), commit every "
+        f"{variant.name}: one worker ({changed(variant.changes)}), commit every "
         f"{settings.effective_commit_interval:g} s ..."
     )
-    run, workers = await run_workers(settings, settings.app_id, workdir, ends)
+    run, workers = await run_workers(
+        settings, settings.app_id, workdir, ends, module=variant.module, env=variant.env
+    )
     try:
         ok, detail = compare_with_offline(run.scores, offline)
         say(f"{variant.name}: {run.window.eps:,.0f} events/s; final scores vs offline: {detail}")
@@ -488,7 +507,7 @@ async def _variant(
             w.stop()
     say(f"{variant.name} latency: p50 {lat.p50_ms:.0f} ms, p99 {lat.p99_ms:.0f} ms")
     return {
-        "settings": {k: str(v) for k, v in variant.update.items()},
+        "settings": {k: str(v) for k, v in variant.changes.items()},
         "eps": run.window.eps,
         "cpu_us_per_event": round(run.cpu_s / total * 1e6, 1),
         "commit_interval_seconds": settings.effective_commit_interval,

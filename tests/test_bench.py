@@ -7,6 +7,7 @@ import argparse
 import pytest
 
 from bench.latency import note_sent, released_at
+from bench.patched import PATCHES
 from bench.run import EXACTLY_ONCE, Variant, parse_args, parse_variant
 
 
@@ -73,6 +74,18 @@ def test_a_variant_names_validated_settings() -> None:
     assert [v.name for v in args.variant] == ["a", "b"]
 
 
+def test_a_variant_may_set_the_workers_environment_and_patches() -> None:
+    plain = parse_variant("nocy:NO_CYTHON=1")
+    assert (plain.update, plain.env, plain.module) == ({}, {"NO_CYTHON": "1"}, "streams.cli")
+    mixed = parse_variant(
+        "alo:processing_guarantee=at_least_once,BENCH_PATCHES=stock_offsets+buffer_10000"
+    )
+    assert mixed.update == {"processing_guarantee": "at_least_once"}
+    assert mixed.env == {"BENCH_PATCHES": "stock_offsets+buffer_10000"}
+    assert mixed.module == "bench.patched"
+    assert set(PATCHES) >= {"stock_offsets", "stock_partitioner", "buffer_10000"}
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -81,8 +94,34 @@ def test_a_variant_names_validated_settings() -> None:
         "a:no_such_field=1",
         "a:producer_linger_ms=-1",
         "a:",
+        "a:BENCH_PATCHES=no_such_patch",
     ],
 )
 def test_a_bad_variant_is_refused_before_the_run(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_variant(text)
+
+
+def test_each_patch_changes_what_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faust
+    from mode import Service
+
+    from streams.app.worker import TUNING
+    from streams.upstream.buffer import DrainingBuffer
+    from streams.upstream.consumer import StableEndsConsumer
+    from streams.upstream.tables import EventPartitionTable
+
+    # Each patched thing is put back as it was at the end (monkeypatch undoes these).
+    ours = EventPartitionTable.__dict__["_on_changelog_sent"]
+    monkeypatch.setattr(EventPartitionTable, "_on_changelog_sent", ours)
+    monkeypatch.setattr(StableEndsConsumer, "wait_first", StableEndsConsumer.wait_first)
+    monkeypatch.setitem(TUNING, "producer_partitioner", TUNING["producer_partitioner"])
+    monkeypatch.setitem(TUNING, "cython_optimizations", False)
+    monkeypatch.setattr(DrainingBuffer, "max_messages", DrainingBuffer.max_messages)
+    for patch in PATCHES.values():
+        patch()
+    assert EventPartitionTable._on_changelog_sent is faust.Table._on_changelog_sent
+    assert StableEndsConsumer.wait_first is Service.wait_first
+    assert "producer_partitioner" not in TUNING
+    assert TUNING["cython_optimizations"] is True
+    assert DrainingBuffer.max_messages == 10_000
