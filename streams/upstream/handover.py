@@ -4,7 +4,7 @@ Faust's fetcher hands every message over with `wait_first(callback(message),
 suspend_flow.wait())` (mode's Service): the hand-over, the flow's suspension, the consumer's
 stop and its crash each become a task, and three are cancelled, for a hand-over that almost
 always completes at once (a put into a stream's queue with room). That churn was a sixth of
-the worker's CPU per event (bench/README.md, variant fast_drain).
+the worker's CPU per event (`python -m bench --variant x:BENCH_PATCHES=stock_handover`).
 
 `InPlaceHandover` steps the hand-over once in place. Done, it returns what `wait_first`
 would have (nothing else is started); one that must wait (a stream's queue is full) goes on
