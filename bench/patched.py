@@ -1,5 +1,5 @@
 """`leadscore worker` with named patches applied first: the A/B variants of the bench
-(`--variant NAME:BENCH_PATCHES=stock_offsets[+...]`). Each patch either puts one of
+(`--variant NAME:BENCH_PATCHES=stock_handover[+...]`). Each patch either puts one of
 leadscore's changes to Faust back as upstream has it (`stock_*`), or tries a change not
 taken, so that either side of a decision can be measured in one run.
 """
@@ -8,16 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-
-
-def stock_offsets() -> None:
-    """Each changelog offset persisted in RocksDB as it is acknowledged (at_least_once),
-    as Faust does, instead of at each commit (streams/upstream/tables.py)."""
-    import faust
-
-    from streams.upstream.tables import EventPartitionTable
-
-    EventPartitionTable._on_changelog_sent = faust.Table._on_changelog_sent  # type: ignore[method-assign]
 
 
 def stock_partitioner() -> None:
@@ -54,8 +44,7 @@ def cython_optimizations() -> None:
 
 
 PATCHES: dict[str, Callable[[], None]] = {
-    f.__name__: f
-    for f in (stock_offsets, stock_partitioner, stock_handover, buffer_10000, cython_optimizations)
+    f.__name__: f for f in (stock_partitioner, stock_handover, buffer_10000, cython_optimizations)
 }
 
 

@@ -78,12 +78,12 @@ def test_a_variant_may_set_the_workers_environment_and_patches() -> None:
     plain = parse_variant("nocy:NO_CYTHON=1")
     assert (plain.update, plain.env, plain.module) == ({}, {"NO_CYTHON": "1"}, "streams.cli")
     mixed = parse_variant(
-        "alo:processing_guarantee=at_least_once,BENCH_PATCHES=stock_offsets+buffer_10000"
+        "alo:processing_guarantee=at_least_once,BENCH_PATCHES=stock_handover+buffer_10000"
     )
     assert mixed.update == {"processing_guarantee": "at_least_once"}
-    assert mixed.env == {"BENCH_PATCHES": "stock_offsets+buffer_10000"}
+    assert mixed.env == {"BENCH_PATCHES": "stock_handover+buffer_10000"}
     assert mixed.module == "bench.patched"
-    assert set(PATCHES) >= {"stock_offsets", "stock_partitioner", "buffer_10000"}
+    assert set(PATCHES) >= {"stock_handover", "stock_partitioner", "buffer_10000"}
 
 
 @pytest.mark.parametrize(
@@ -103,24 +103,19 @@ def test_a_bad_variant_is_refused_before_the_run(text: str) -> None:
 
 
 def test_each_patch_changes_what_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    import faust
     from mode import Service
 
     from streams.app.worker import TUNING
     from streams.upstream.buffer import DrainingBuffer
     from streams.upstream.consumer import StableEndsConsumer
-    from streams.upstream.tables import EventPartitionTable
 
     # Each patched thing is put back as it was at the end (monkeypatch undoes these).
-    ours = EventPartitionTable.__dict__["_on_changelog_sent"]
-    monkeypatch.setattr(EventPartitionTable, "_on_changelog_sent", ours)
     monkeypatch.setattr(StableEndsConsumer, "wait_first", StableEndsConsumer.wait_first)
     monkeypatch.setitem(TUNING, "producer_partitioner", TUNING["producer_partitioner"])
     monkeypatch.setitem(TUNING, "cython_optimizations", False)
     monkeypatch.setattr(DrainingBuffer, "max_messages", DrainingBuffer.max_messages)
     for patch in PATCHES.values():
         patch()
-    assert EventPartitionTable._on_changelog_sent is faust.Table._on_changelog_sent
     assert StableEndsConsumer.wait_first is Service.wait_first
     assert "producer_partitioner" not in TUNING
     assert TUNING["cython_optimizations"] is True

@@ -52,7 +52,7 @@ from streams.settings import Settings
 from streams.upstream.app import LeadscoreApp
 from streams.upstream.metadata import back_off_failed_metadata_updates
 from streams.upstream.sensor import install_sensor
-from streams.upstream.tables import CommitOffsetsTableManager, EventPartitionTable
+from streams.upstream.tables import EventPartitionTable
 from streams.upstream.worker import LeadscoreWorker
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,6 @@ def new_app(settings: Settings) -> faust.App:
         # LeadscoreWeb. Table writes go to the event's partition, with no metadata lookup
         # (streams/upstream/tables.py).
         Table=EventPartitionTable,
-        TableManager=CommitOffsetsTableManager,  # changelog offsets persisted at commits
         web_tables_enabled=False,  # would serve raw lead state, personal data included
         web_router_enabled=False,  # cluster topology; table_route does not need it
         web_stats_enabled=False,

@@ -84,17 +84,11 @@ handover.py: mode's Service.wait_first on Faust's consumer (InPlaceHandover)
   tests/test_handover.py: test_faust_hands_each_fetched_message_over_through_wait_first,
   test_mode_starts_four_tasks_per_hand_over.
 
-tables.py: faust.Table (EventPartitionTable), Faust's TableManager
-(CommitOffsetsTableManager) and Faust's current event (handling)
+tables.py: faust.Table (EventPartitionTable) and Faust's current event (handling)
 - A table write asks metadata for its changelog partition: the producer's (partitioner
   mode) or the group's snapshot, which counts a changelog it has not seen as 0 partitions
   and makes the write raise. The partition is the current event's, with no lookup. Pinned
   by tests/test_upstream.py: test_faust_tables_ask_the_group_metadata_on_a_write.
-- With at_least_once a table persists each acknowledged changelog message's offset in its
-  store at once: a second RocksDB write per table write, for a mark that only tells a later
-  recovery where to start. The latest offset per changelog partition is kept and persisted
-  when its input partition commits (recovery may re-read one commit interval). Pinned by
-  tests/test_upstream.py: test_faust_persists_a_changelog_offset_per_write_with_at_least_once.
 - Faust offers no public way to say which event a table write or send belongs to; a write
   kept for the commit is made while another event, or none, is current. `handling(event)`
   sets the context variable Faust's streams set. Pinned by tests/test_checkpointed_writes.py:
