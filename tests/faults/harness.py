@@ -36,6 +36,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import topics
 from schemas.codec import DecodeError, parse_event
+from schemas.events import lead_of
 from schemas.outputs import ACCOUNT_STATE_FIELDS, Alert
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from streams.core.model import ScoringModel
@@ -259,18 +260,43 @@ async def produce_all(
     return produced
 
 
-async def wait_for_scores(settings: Settings, count: int, *, timeout: float = 120.0) -> int:
-    """Wait until leads.scores holds at least `count` messages; how many it holds then.
+async def wait_for_scores(
+    settings: Settings, count: int, *, among: set[str] | None = None, timeout: float = 120.0
+) -> int:
+    """Wait until leads.scores holds at least `count` messages (or, given `among`, messages
+    naming `count` of those event ids as their cause); how many messages it holds then.
     The trigger of the next fault: progress, not time, so a seed gives the same moments.
     Fails when the workers do not get there (a fault must land while work is pending)."""
     began = time.monotonic()
     total = 0
+    named: set[str] = set()
     async with _Reader(settings, "leads.scores") as reader:
-        while total < count:
+        while (len(named) if among is not None else total) < count:
             if time.monotonic() - began > timeout:
-                raise AssertionError(f"only {total} of {count} score messages in {timeout:g} s")
-            total += len(await reader.poll())
+                got = f"{total}" if among is None else f"{len(named)} events named by {total}"
+                raise AssertionError(f"only {got} of {count} score messages in {timeout:g} s")
+            batch = await reader.poll()
+            total += len(batch)
+            if among is not None:
+                causes = (d["cause_event_id"] for d in (r.json() for r in batch) if d is not None)
+                named.update(c for c in causes if c in among)
     return total
+
+
+def lead_event_ids(messages: Iterable[Msg]) -> set[str]:
+    """The ids of the valid events among `messages` that name their lead (not a visitor's
+    anonymous views and links): nearly each publishes a score message when applied."""
+    ids = set()
+    for m in messages:
+        if m.malformed:
+            continue
+        try:
+            event = parse_event(m.value, m.topic)
+        except DecodeError:  # not marked malformed, yet dead-lettered all the same
+            continue
+        if lead_of(event) is not None:
+            ids.add(event.event_id)
+    return ids
 
 
 @dataclass(frozen=True)
@@ -598,13 +624,13 @@ class Report:
         self.account_alert_conflicts = {k: len(v) for k, v in account.items() if len(v) > 1}
         reference, hidden = self.reference_alerts()
         in_order = {a["alert_id"]: _canonical(a) for a in reference}
-        lead_of = {a["alert_id"]: a["lead_id"] for a in reference}
+        lead_of_alert = {a["alert_id"]: a["lead_id"] for a in reference}
         as_filed = {a.alert_id for a in self.stream.alerts}
         self.expected_alerts = len(in_order.keys() & as_filed)
         self.alerts_missing = sorted((in_order.keys() & as_filed) - contents.keys())
         self.alerts_unexpected = sorted(contents.keys() - in_order.keys() - as_filed)
         differ = {k for k in in_order.keys() & contents.keys() if contents[k] != {in_order[k]}}
-        self.alerts_different = sorted(k for k in differ if lead_of[k] not in hidden)
+        self.alerts_different = sorted(k for k in differ if lead_of_alert[k] not in hidden)
         if hidden:
             self.notes.append(
                 f"{len(hidden)} leads applied events no score message names (their order is "

@@ -16,6 +16,7 @@ from tests.faults.harness import (
     Produced,
     SeededStream,
     kill_point,
+    lead_event_ids,
     produce_all,
     wait_for_scores,
 )
@@ -33,38 +34,43 @@ KILL_SEED = int(os.environ.get("LEADSCORE_FAULT_SEED", SEED))
 
 
 async def test_sigkill_worker_repeatedly(setup: FaultSetup, small_stream: SeededStream) -> None:
-    """Four kills, each at a point of progress drawn from the seed (a share of the score
-    messages the stream publishes), each asserted to land while input is pending: three
-    while the worker works through a freshly sent third of the stream (the first one early
-    in it, often in table recovery), one near the end, when the leads' last events are in
-    flight: that is when lost outputs stay lost."""
+    """Four kills, each at a point of progress drawn from the seed, each asserted to land
+    while input is pending: three while the worker works through a freshly sent third of
+    the stream (the first one early in it, often in table recovery), one near the end, when
+    the leads' last events are in flight: that is when lost outputs stay lost.
+
+    Progress is the share of a part's lead events that score messages name as their cause.
+    Each part is sent after the previous kill, so its count is not lowered by an earlier
+    crash: with at_least_once a crash loses the score messages of events whose state
+    survived (only each lead's last one is published again), so a count of all score
+    messages may never reach a share of the offline run's."""
     stream = small_stream
     settings = setup.settings()
     proc = await setup.start(settings)
     rng = random.Random(KILL_SEED)
     produced = Produced()
     kills = []
-    total = stream.score_messages
     last = stream.messages[CHUNKS - 1 :: CHUNKS]
     tail = last[int(len(last) * (1 - TAIL)) :]
     try:
         for n in range(CHUNKS):  # each chunk spans all leads and the whole event time
             chunk = stream.messages[n::CHUNKS]
-            await produce_all(
-                settings, chunk[: len(chunk) - len(tail)] if n == CHUNKS - 1 else chunk, produced
-            )
+            part = chunk[: len(chunk) - len(tail)] if n == CHUNKS - 1 else chunk
+            await produce_all(settings, part, produced)
             share = rng.uniform(0.05, 0.2) if n == 0 else rng.uniform(0.2, 0.8)
-            target = int(total * (n + share) / CHUNKS)
-            seen = await wait_for_scores(settings, target)
+            events = lead_event_ids(part)
+            seen = await wait_for_scores(settings, int(share * len(events)), among=events)
             proc.kill()
-            what = f"SIGKILL at {share:.0%} of chunk {n + 1}/{CHUNKS}'s score messages"
+            what = f"SIGKILL at {share:.0%} of chunk {n + 1}/{CHUNKS}'s lead events"
             kills.append(await kill_point(settings, what, seen))
             await asyncio.to_thread(proc.start)
         trickle = asyncio.create_task(produce_all(settings, tail, produced, pace=TAIL_PACE))
-        share = rng.uniform(0.9, 0.97)
-        seen = await wait_for_scores(settings, int(share * total))
+        share = rng.uniform(0.5, 0.9)
+        events = lead_event_ids(tail)
+        seen = await wait_for_scores(settings, int(share * len(events)), among=events)
         proc.kill()
-        kills.append(await kill_point(settings, f"SIGKILL at {share:.0%} of the stream", seen))
+        what = f"SIGKILL at {share:.0%} of the last {TAIL:.0%} of chunk {CHUNKS}'s lead events"
+        kills.append(await kill_point(settings, what, seen))
         await asyncio.to_thread(proc.start)
         await trickle
         outcome = await Outcome.collect(settings, stream, timeout=150, workers=[proc])
