@@ -286,17 +286,8 @@ async def wait_for_scores(
 def lead_event_ids(messages: Iterable[Msg]) -> set[str]:
     """The ids of the valid events among `messages` that name their lead (not a visitor's
     anonymous views and links): nearly each publishes a score message when applied."""
-    ids = set()
-    for m in messages:
-        if m.malformed:
-            continue
-        try:
-            event = parse_event(m.value, m.topic)
-        except DecodeError:  # not marked malformed, yet dead-lettered all the same
-            continue
-        if lead_of(event) is not None:
-            ids.add(event.event_id)
-    return ids
+    events = (parse_event(m.value, m.topic) for m in messages if not m.malformed)
+    return {e.event_id for e in events if lead_of(e) is not None}
 
 
 @dataclass(frozen=True)
