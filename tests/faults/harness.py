@@ -15,7 +15,8 @@ stream's order is not the file's. So there are two references: the offline score
 file's order, and on each lead's events in the order the stream applied them (which the
 `cause_event_id` of the lead's score messages records; tombstones mark erasures). An alert
 both issue must be published (else it is lost); one neither issues must not be; and every
-alert id must be published with one content only (guarantee 4).
+alert id must be published with one content only (guarantee 4). Where a crash hid part of a
+lead's order, the crossings its final state counts as fired judge its alerts instead.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from schemas.outputs import ACCOUNT_STATE_FIELDS, Alert
 from schemas.outputs import SCORE_STATE_FIELDS as SCORE_FIELDS
 from streams.core.model import ScoringModel
 from streams.core.state import LeadState
+from streams.core.step import alert_id
 from streams.settings import Settings
 from streams.tools.score import score_lines
 from tests.core_events import facts
@@ -434,6 +436,7 @@ class Outcome:
     account_scores: list[Consumed] = field(default_factory=list)
     account_alerts: list[Consumed] = field(default_factory=list)
     states: dict[str, bytes | None] = field(default_factory=dict)  # lead -> facts, changelog
+    fired: dict[str, set[str]] = field(default_factory=dict)  # lead -> alert ids its state fired
 
     @classmethod
     async def collect(
@@ -478,8 +481,12 @@ class Outcome:
         dead = await read_all(settings.kafka_bootstrap, settings.topic("leads.dead-letter"))
         account_alerts = await read_all(settings.kafka_bootstrap, settings.topic("accounts.alerts"))
         exactly_once = settings.processing_guarantee == "exactly_once"
-        states = await lead_states(settings)
-        return cls(seen, alerts, dead, seconds, exactly_once, accounts, account_alerts, states)
+        changelog = await lead_states(settings)
+        states = {k: None if s is None else facts(s) for k, s in changelog.items()}
+        fired = {k: fired_alert_ids(s) for k, s in changelog.items() if s is not None}
+        return cls(
+            seen, alerts, dead, seconds, exactly_once, accounts, account_alerts, states, fired
+        )
 
     def latest_accounts(self) -> dict[str, dict[str, Any] | None]:
         return {r.key_text or "": r.json() for r in self.account_scores}
@@ -498,16 +505,25 @@ class Outcome:
         return report
 
 
-async def lead_states(settings: Settings) -> dict[str, bytes | None]:
-    """Each lead's state as the leads table's changelog holds it last (core facts: the
-    delivery bookkeeping aside), None where it holds a deletion."""
+async def lead_states(settings: Settings) -> dict[str, LeadState | None]:
+    """Each lead's state as the leads table's changelog holds it last, None where it holds
+    a deletion."""
     changelog = f"{settings.app_id}-leads-changelog"
-    latest: dict[str, bytes | None] = {}
+    latest: dict[str, LeadState | None] = {}
     for record in await read_all(settings.kafka_bootstrap, changelog):
         value = record.value
-        state = None if value is None else LeadState.from_bytes(value)
-        latest[record.key_text or ""] = None if state is None else facts(state)
+        latest[record.key_text or ""] = None if value is None else LeadState.from_bytes(value)
     return latest
+
+
+def fired_alert_ids(state: LeadState) -> set[str]:
+    """The alert ids of the crossings a lead's state counts as fired since its erasure (if
+    any): each must have been published."""
+    return {
+        alert_id(state.lead_id, state.erased_at, name, nth)
+        for name, arm in state.alerts.items()
+        for nth in range(1, arm.fired + 1)
+    }
 
 
 async def _accounts_converged(
@@ -600,11 +616,13 @@ class Report:
         """Per alert id one content; no alert lost, none unexpected.
 
         An alert is lost when the offline scorer issues it both for the file's order and for
-        the stream's order of each lead's events; unexpected when neither does. (A lead
+        the stream's order of each lead's events, or when the lead's final state counts it
+        among the crossings it fired; unexpected when none of the three has it. (A lead
         whose score dips by the hysteresis and rises again can cross a threshold once more
-        in one order than in another; those ids are not judged.) Contents are compared with
-        the stream-order reference as a figure: a crash loses intermediate score messages,
-        and with them the exact order of the events around it.
+        in one order than in another; those ids are not judged.) A crash loses intermediate
+        score messages, and with them the exact order of the events around it: for a lead
+        whose order the score messages do not tell whole, only its state judges a loss, and
+        contents are not compared.
         """
         contents = _contents(self.outcome.alerts)
         self.alert_ids = len(contents)
@@ -618,15 +636,19 @@ class Report:
         lead_of_alert = {a["alert_id"]: a["lead_id"] for a in reference}
         as_filed = {a.alert_id for a in self.stream.alerts}
         self.expected_alerts = len(in_order.keys() & as_filed)
-        self.alerts_missing = sorted((in_order.keys() & as_filed) - contents.keys())
-        self.alerts_unexpected = sorted(contents.keys() - in_order.keys() - as_filed)
+        fired = set().union(*self.outcome.fired.values())
+        judged = {k for k in in_order.keys() & as_filed if lead_of_alert[k] not in hidden}
+        self.alerts_missing = sorted((judged | fired) - contents.keys())
+        self.alerts_unexpected = sorted(contents.keys() - in_order.keys() - as_filed - fired)
         differ = {k for k in in_order.keys() & contents.keys() if contents[k] != {in_order[k]}}
         self.alerts_different = sorted(k for k in differ if lead_of_alert[k] not in hidden)
         if hidden:
+            unfired = {k for k in in_order.keys() & as_filed if lead_of_alert[k] in hidden} - fired
             self.notes.append(
                 f"{len(hidden)} leads applied events no score message names (their order is "
                 f"not known): {len(differ) - len(self.alerts_different)} of their alerts "
-                "differ from the reconstructed order (not judged)"
+                f"differ from the reconstructed order, {len(unfired)} of the references' "
+                "ids their states never fired (neither judged)"
             )
         if in_order.keys() != as_filed:
             self.notes.append(
