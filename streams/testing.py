@@ -10,6 +10,7 @@ the fault tests and the bench drive the very `Pipeline` the worker runs:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -81,9 +82,12 @@ def memory_pipeline(
     max_message_bytes: int = 65536,
     max_future_skew_seconds: float = MAX_FUTURE_SKEW_SECONDS,
     exactly_once: bool = False,
+    flush: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[Pipeline, list[SentMessage], MemoryStore]:
     """A pipeline over a memory store that records what it sends (the default model when
-    `model` is None); returns the pipeline, the list of sent messages and the store."""
+    `model` is None); returns the pipeline, the list of sent messages and the store.
+    `flush`, as the worker's at_least_once producer flush, makes it hold the states that
+    wait for their outputs until `await pipe.settle()`."""
     store = MemoryStore(partitions)
     sender = RecordingSender(topic_prefix)
     pipe = Pipeline(
@@ -98,6 +102,7 @@ def memory_pipeline(
         account_store=MemoryStore(partitions),
         history_store=MemoryStore(partitions),
         exactly_once=exactly_once,
+        flush=flush,
     )
     return pipe, sender.sent, store
 

@@ -39,7 +39,7 @@ from streams.core.step import Step, process, rescore
 from streams.kafka.partitioning import partition_for
 from streams.testing import PARTITIONS, FakeMessage, forward_internal, memory_pipeline
 from streams.tools.score import OfflineRun, score_lines, topic_for
-from tests.core_events import BASE, ev, form, raw
+from tests.core_events import BASE, FORM_FIELDS, ev, form, raw
 
 MODEL = ScoringModel.load()
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -283,6 +283,40 @@ def test_erasure_sends_a_removal_to_the_leads_account() -> None:
     assert removal.version > s2.contributions[0].version > s1.contributions[0].version
     # Nothing about the person travels with the removal.
     assert (removal.fit, removal.engagement, removal.score, removal.role) == (0, 0, 0, None)
+
+
+async def test_an_erased_state_is_written_once_its_removal_is_acknowledged() -> None:
+    """at_least_once: the local store is written at once, so a crash could keep the erased
+    marker and lose the removal buffered before it; the replayed erasure, a duplicate, no
+    longer knows the account. The marker (and any later write) waits for the flush."""
+    flushed_at: list[int] = []
+
+    async def flush() -> None:
+        flushed_at.append(len(sent))
+
+    pipe, sent, store = memory_pipeline(MODEL, flush=flush)
+    lines = [
+        raw("form.submitted", minutes=0, eid="f", **FORM_FIELDS),
+        raw("lead.erased", minutes=10, eid="x"),
+    ]
+    for offset, line in enumerate(lines):
+        topic = topic_for(line)
+        pipe.handle(FakeMessage(f"p.{topic}", partition_for("L1", PARTITIONS), offset, b"L1", line))
+        if offset == 0:
+            joined = store["L1"]
+            await pipe.settle()
+            assert flushed_at == [], "a state with nothing it cannot send again is not held"
+    assert store["L1"] == joined, "the marker was written before its removal was acknowledged"
+    assert pipe.load("L1").erased_at is not None, "reads see the held state"
+    removals = [
+        m
+        for m in sent
+        if m.topic == "p.accounts.contributions" and b'"removed":true' in (m.value or b"")
+    ]
+    assert len(removals) == 1
+    await pipe.settle()
+    assert flushed_at == [len(sent)], "one flush, after every output of the erasure"
+    assert LeadState.from_bytes(store["L1"]).erased_at is not None
 
 
 def test_erasing_a_lead_without_an_account_sends_nothing() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -107,6 +107,7 @@ class Pipeline:
         visitor_max_views: int = VISITOR_MAX_VIEWS,
         visitor_max_age_seconds: float = VISITOR_MAX_AGE_DAYS * 86400,
         exactly_once: bool = False,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         # Full input topic name -> its contract topic (the registry in schemas/topics.py).
         self.inputs: dict[str, Topic] = {f"{topic_prefix}{t.name}": t for t in topics.INPUTS}
@@ -136,6 +137,10 @@ class Pipeline:
         # The states last written, so a lead's next event skips the table read and the
         # decode. Written with the table (publish), emptied on a rebalance or a failed step.
         self._recent: dict[str, LeadState] = {}
+        # at_least_once: lead states held back until what they made that they cannot make
+        # again (a removal from an account, forget commands) is acknowledged (`settle`).
+        self.flush = flush
+        self._held: dict[str, bytes] = {}
         metrics.MODEL_INFO.labels(model.model_version).set(1)
         metrics.init_series(sorted({t.name for t in self.inputs.values()}))
 
@@ -325,8 +330,21 @@ class Pipeline:
         state = self._recent.get(lead_id)
         if state is not None:
             return state
-        raw = self.store.get(lead_id)
+        raw = self._held.get(lead_id) or self.store.get(lead_id)
         return LeadState(lead_id) if raw is None else LeadState.from_bytes(raw)
+
+    async def settle(self) -> None:
+        """Write the lead states `publish` held back, once every output buffered before
+        them is acknowledged (awaited by the agent after each message)."""
+        if not self._held:
+            return
+        assert self.flush is not None  # nothing is held without it
+        try:
+            await self.flush()
+        finally:  # a failed flush (the worker stopping) leaves the state at risk, as before
+            held, self._held = self._held, {}
+            for lead_id, value in held.items():
+                self.store[lead_id] = value
 
     def committed(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """exactly_once: these (topic, partition) -> next offset are committed, with the
@@ -372,6 +390,13 @@ class Pipeline:
         published, the state lost with the worker, the event applied again by the partition's
         next owner, and an alert id re-published with another content if its events are
         applied in another order this time.
+
+        Two outputs the state cannot make again go before it: a removal from an account
+        and the forget commands of an erasure (the redelivered event, a duplicate, no
+        longer knows the account or the visitors). The local store is written at once, so
+        a crash could keep the state and lose them: with `flush` (at_least_once) such a
+        state is held until `settle` has them acknowledged. exactly_once commits them with
+        the state.
         """
         key = state.lead_id.encode()
         for c in step.contributions:
@@ -388,7 +413,12 @@ class Pipeline:
             partition = partition_for(anonymous_id, self.partitions)
             forget = visitors.forget_command(anonymous_id, state.lead_id, state.erased_at or 0)
             self.send(topics.VISITORS, anonymous_id.encode(), forget, partition)
-        self.store[state.lead_id] = state.to_bytes()
+        value = state.to_bytes()
+        unmade = step.forget or any(c.removed for c in step.contributions)
+        if self.flush is not None and (unmade or self._held):  # later writes keep their order
+            self._held[state.lead_id] = value
+        else:
+            self.store[state.lead_id] = value
         self._remember(state)
         self._record(state.lead_id, step, event, reason, rewrite)
         if step.tombstone:

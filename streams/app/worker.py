@@ -15,7 +15,7 @@ import gc
 import logging
 import shutil
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +187,16 @@ def rocksdb_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _flush(app: faust.App) -> Callable[[], Awaitable[None]]:
+    """The producer's flush: the buffer handed to aiokafka, every message acknowledged
+    (asked for when called: the producer is made once the app starts)."""
+
+    async def flush() -> None:
+        await app.producer.flush()
+
+    return flush
+
+
 def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipeline]:
     """Build the worker's app; tests build one per unique topic prefix."""
     app = new_app(settings)
@@ -223,6 +233,9 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
         visitor_max_views=settings.visitor_max_views,
         visitor_max_age_seconds=settings.visitor_max_age_days * 86400,
         exactly_once=settings.processing_guarantee == "exactly_once",
+        # at_least_once: a state whose removal or forget commands it cannot send again waits
+        # for them to be acknowledged (Pipeline.publish); exactly_once commits them together.
+        flush=None if settings.processing_guarantee == "exactly_once" else _flush(app),
     )
     # exactly_once: the pipeline learns which offsets committed, and the kept table writes
     # go into each transaction right before it commits (upstream/transactions.py calls
@@ -256,6 +269,7 @@ def create_app(settings: Settings, model: ScoringModel) -> tuple[faust.App, Pipe
                 pipeline.handle(event.message)
             else:
                 pipeline.handle_rescore(event.message)
+            await pipeline.settle()
 
     translator = SegmentTranslator(
         partitions=settings.partitions, max_message_bytes=settings.max_message_bytes, send=send
